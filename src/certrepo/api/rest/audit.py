@@ -1,0 +1,89 @@
+"""/v1/audit-events and /v1/quota."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from certrepo.domain.access import Permission
+from certrepo.domain.enums import QuotaPool
+from certrepo.services import audit as audit_service
+from certrepo.services import quota as quota_service
+
+from .deps import CallDep, PageDep, ServicesDep
+from .errors import error_responses
+from .schemas import AuditEventOut, ChainReportOut, ListOf, PoolOut, QuotaIn, QuotaOut
+
+router = APIRouter(tags=["audit and quota"])
+
+
+@router.get("/v1/audit-events", responses=error_responses(403))
+async def list_audit_events(
+    services: ServicesDep,
+    call: CallDep,
+    page: PageDep,
+    since: datetime | None = None,
+    repository_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+) -> ListOf[AuditEventOut]:
+    """Audit events of the account, newest first (auditor, admin)."""
+    result = await audit_service.list_events(
+        services, call, page=page, since=since, repository_id=repository_id, action=action
+    )
+    return ListOf.of(result, [AuditEventOut.of(e) for e in result.items])
+
+
+@router.get("/v1/audit-events/verify", responses=error_responses(403))
+async def verify_audit_chain(services: ServicesDep, call: CallDep) -> ChainReportOut:
+    """Check the hash chain of the whole audit log; names the first broken link."""
+    call.principal.require(Permission.READ_AUDIT)
+    report = await audit_service.verify_chain(services)
+    return ChainReportOut(**report.__dict__)
+
+
+@router.get(
+    "/v1/audit-events/export",
+    responses={**error_responses(403), 200: {"content": {"application/x-ndjson": {}}}},
+    response_class=StreamingResponse,
+)
+async def export_audit_events(services: ServicesDep, call: CallDep) -> StreamingResponse:
+    """Every event of the account as JSON lines, oldest first."""
+    call.principal.require(Permission.READ_AUDIT)
+    account_id = call.principal.account_id
+
+    async def lines() -> AsyncIterator[bytes]:
+        async for event in audit_service.export_events(services):
+            if event.account_id == account_id:
+                yield (AuditEventOut.of(event).model_dump_json() + "\n").encode()
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+def _quota_out(pools: dict[QuotaPool, quota_service.PoolUsage]) -> QuotaOut:
+    return QuotaOut(
+        app=PoolOut(total=pools[QuotaPool.APP].total, used=pools[QuotaPool.APP].used),
+        contract=PoolOut(total=pools[QuotaPool.CONTRACT].total, used=pools[QuotaPool.CONTRACT].used),
+    )
+
+
+@router.get("/v1/quota", responses=error_responses(403))
+async def get_quota(services: ServicesDep, call: CallDep) -> QuotaOut:
+    """Quota pools: app (uploaded, uploaded CA, private) and contract (compliant)."""
+    return _quota_out(await quota_service.get_quota(services, call))
+
+
+@router.put("/v1/quota", responses=error_responses(403))
+async def set_quota(body: QuotaIn, services: ServicesDep, call: CallDep) -> QuotaOut:
+    """Set pool totals (admin); null = unlimited."""
+    totals: dict[QuotaPool, int | None] = {}
+    if body.app is not None:
+        totals[QuotaPool.APP] = body.app.total
+    if body.contract is not None:
+        totals[QuotaPool.CONTRACT] = body.contract.total
+    return _quota_out(await quota_service.set_quota(services, call, totals))
+
+

@@ -1,0 +1,93 @@
+"""REST error rendering: one handler per kind, registered once; SPEC §3 shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from certrepo.api.common.errors import retry_after_seconds, status_for
+from certrepo.api.common.requests import request_id_of
+from certrepo.domain.errors import CertrepoError
+
+__all__ = ["error_responses", "install_error_handlers"]
+
+log = structlog.get_logger("certrepo.api")
+
+_STATUS_TEXT = {
+    400: "bad input",
+    401: "authentication failed",
+    403: "not allowed",
+    404: "not found",
+    409: "state conflict",
+    413: "too large",
+    429: "limit reached",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses a route can answer (401 and 400 always)."""
+    from .schemas import ErrorBody
+
+    wanted = sorted({400, 401, 429, *statuses})
+    return {s: {"model": ErrorBody, "description": _STATUS_TEXT.get(s, "error")} for s in wanted}
+
+
+def _body(request: Request, code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message, "request_id": request_id_of(request.scope)}
+    if details:
+        body["details"] = details
+    return body
+
+
+async def _product_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CertrepoError)
+    status = status_for(exc)
+    headers: dict[str, str] = {}
+    retry = retry_after_seconds(exc)
+    if retry is not None:
+        headers = {"Retry-After": str(retry), "x-acs-retry-after": str(retry * 1000)}
+    if status >= 500:
+        log.error("unmapped product error", code=exc.code, request_id=request_id_of(request.scope))
+    return JSONResponse(_body(request, exc.code, exc.message, exc.details or None), status, headers=headers)
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) or "request body"
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
+    code = "MissingParameter" if first.get("type") == "missing" else "InvalidParameter"
+    message = f"{_where(tuple(first.get('loc', ())))}: {first.get('msg')}"
+    fields = [_where(tuple(e.get("loc", ()))) for e in errors]
+    return JSONResponse(_body(request, code, message, {"fields": fields}), 400)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "NotFound", 405: "MethodNotAllowed", 413: "MessageTooLarge"}
+    code = codes.get(exc.status_code, "InvalidParameter" if exc.status_code < 500 else "InternalError")
+    return JSONResponse(_body(request, code, str(exc.detail)), exc.status_code, headers=exc.headers)
+
+
+async def _server_fault(request: Request, exc: Exception) -> JSONResponse:
+    # The trace goes to the log with the request id; the client sees only the id.
+    log.exception("unhandled error", request_id=request_id_of(request.scope))
+    return JSONResponse(
+        _body(request, "InternalError", "internal error; quote the request id when reporting it"), 500
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(CertrepoError, _product_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _server_fault)

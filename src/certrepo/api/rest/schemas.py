@@ -1,0 +1,232 @@
+"""Wire shapes of the REST API (SPEC §2.1). Converters from domain objects live beside each shape."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from certrepo.domain.accounts import AccessKey, Account, User
+from certrepo.domain.audit import AuditEvent
+from certrepo.domain.enums import DataSource, RepositoryStatus, Role
+from certrepo.domain.paging import PageOf
+from certrepo.domain.repository import Repository
+
+T = TypeVar("T")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(examples=["RepositoryNotReset"])
+    message: str
+    request_id: str
+    details: dict[str, Any] | None = None
+
+
+class ListOf(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    page_size: int
+
+    @classmethod
+    def of(cls, page: PageOf[Any], items: list[T]) -> ListOf[T]:
+        return cls(items=items, total=page.total, page=page.page.number, page_size=page.page.size)
+
+
+# --- repositories -----------------------------------------------------------------------------------
+
+
+class RepositoryOut(BaseModel):
+    id: int
+    instance_id: str
+    name: str
+    data_source: DataSource | None
+    status: RepositoryStatus
+    qps: int
+    ca_id: int | None
+    trust_repository_id: int | None
+    certificate_count: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, r: Repository) -> RepositoryOut:
+        assert r.id is not None
+        return cls(
+            id=r.id,
+            instance_id=r.instance_id,
+            name=r.name,
+            data_source=r.data_source,
+            status=r.status,
+            qps=r.qps,
+            ca_id=r.ca_id,
+            trust_repository_id=r.trust_repository_id,
+            certificate_count=r.certificate_count,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+        )
+
+
+class RepositoryCreate(Strict):
+    name: str | None = Field(None, max_length=1024, description="1-64 characters after trimming")
+    data_source: DataSource
+    ca_id: int | None = Field(None, ge=1, le=2**62)
+    trust_repository_id: int | None = Field(None, ge=1, le=2**62)
+    qps: int | None = Field(None, ge=1, le=1_000_000)
+
+
+class RepositoryRename(Strict):
+    name: str = Field(max_length=1024)
+
+
+class RepositoryReset(Strict):
+    acknowledge_risk: bool = Field(
+        False, description="must be true: reset removes every certificate and destroys their keys"
+    )
+
+
+class RepositoryEnable(Strict):
+    data_source: DataSource
+    ca_id: int | None = Field(None, ge=1, le=2**62)
+    trust_repository_id: int | None = Field(None, ge=1, le=2**62)
+
+
+# --- users, access keys, accounts -------------------------------------------------------------------
+
+
+class UserOut(BaseModel):
+    id: int
+    name: str
+    role: Role
+    created_at: datetime
+
+    @classmethod
+    def of(cls, u: User) -> UserOut:
+        return cls(id=u.id, name=u.name, role=u.role, created_at=u.created_at)
+
+
+class UserCreate(Strict):
+    name: str = Field(min_length=1, max_length=64)
+    role: Role
+    password: str | None = Field(None, min_length=12, max_length=256)
+
+
+class UserUpdate(Strict):
+    role: Role | None = None
+    password: str | None = Field(None, min_length=12, max_length=256)
+
+
+class AccessKeyOut(BaseModel):
+    id: str
+    user_name: str
+    description: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+    status: Literal["active", "revoked"]
+
+    @classmethod
+    def of(cls, key: AccessKey, user_name: str) -> AccessKeyOut:
+        return cls(
+            id=key.id,
+            user_name=user_name,
+            description=key.description,
+            created_at=key.created_at,
+            revoked_at=key.revoked_at,
+            status="active" if key.is_active else "revoked",
+        )
+
+
+class AccessKeyCreated(AccessKeyOut):
+    secret: str = Field(description="shown once; store it now")
+
+
+class AccessKeyCreate(Strict):
+    user_id: int | None = Field(None, ge=1, le=2**62, description="admin only: a key for another user")
+    description: str | None = Field(None, max_length=128)
+
+
+class AccountOut(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, a: Account) -> AccountOut:
+        return cls(id=a.id, name=a.name, created_at=a.created_at)
+
+
+class AccountCreate(Strict):
+    name: str = Field(min_length=1, max_length=128)
+    admin_name: str = Field(min_length=1, max_length=64)
+
+
+class AccountCreated(AccountOut):
+    admin_name: str
+    admin_password: str
+    access_key_id: str
+    access_key_secret: str
+
+
+# --- audit, quota -----------------------------------------------------------------------------------
+
+
+class AuditEventOut(BaseModel):
+    sequence: int
+    at: datetime
+    actor: str
+    action: str
+    outcome: str
+    request_id: str | None
+    repository_id: int | None
+    certificate_id: str | None
+    algorithm: str | None
+    details: dict[str, Any]
+    hash: str
+
+    @classmethod
+    def of(cls, e: AuditEvent) -> AuditEventOut:
+        assert e.id is not None and e.hash is not None
+        return cls(
+            sequence=e.id,
+            at=e.at,
+            actor=e.actor,
+            action=e.action,
+            outcome=e.outcome,
+            request_id=e.request_id,
+            repository_id=e.repository_id,
+            certificate_id=e.certificate_id,
+            algorithm=e.algorithm,
+            details=dict(e.details),
+            hash=e.hash,
+        )
+
+
+class ChainReportOut(BaseModel):
+    events: int
+    intact: bool
+    first_broken_sequence: int | None
+    reason: str | None
+
+
+class PoolOut(BaseModel):
+    total: int | None = Field(description="null = unlimited")
+    used: int
+
+
+class QuotaOut(BaseModel):
+    app: PoolOut
+    contract: PoolOut
+
+
+class PoolIn(Strict):
+    total: int | None = Field(ge=0, le=2**62)
+
+
+class QuotaIn(Strict):
+    app: PoolIn | None = None
+    contract: PoolIn | None = None

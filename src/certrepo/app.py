@@ -1,0 +1,92 @@
+"""Composition root: settings in, a wired ASGI application out. The only module importing every layer."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from functools import partial
+
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from . import __version__
+from .api.common.requests import RequestIdMiddleware
+from .api.rest import audit, health, identity, repositories
+from .api.rest.errors import install_error_handlers
+from .config import Settings
+from .keystore.envelope import EnvelopeKeystore, MasterKeyFile, MasterKeyring
+from .services.context import Services
+from .store.database import create_engine_for, migrate
+from .store.health import check_database
+from .store.uow import UnitOfWorkFactory
+
+__all__ = ["build_app", "build_services", "prepare_storage", "utc_now"]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def is_embedded(settings: Settings) -> bool:
+    return make_url(settings.resolved_database_url).get_backend_name() == "sqlite"
+
+
+def prepare_storage(settings: Settings, *, create_master_key: bool = False) -> bool:
+    """Create the data dir, migrate, and (embedded mode) generate the master key on first start.
+    Returns True when a master key was generated. A shared PostgreSQL never gets a key invented by one
+    node: there the key file must be provided (``certrepo init`` writes one)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.data_dir, 0o700)
+    migrate(settings.resolved_database_url)
+    key_file = MasterKeyFile(settings.resolved_master_key_file)
+    if key_file.exists():
+        return False
+    if not (create_master_key or is_embedded(settings)):
+        raise SystemExit(
+            f"master key file {key_file.path} is missing; copy the cluster's key file to every node"
+        )
+    key_file.write(MasterKeyring.generate())
+    return True
+
+
+def build_services(settings: Settings) -> tuple[Services, EnvelopeKeystore]:
+    engine = create_engine_for(settings.resolved_database_url)
+    keystore = EnvelopeKeystore(MasterKeyFile(settings.resolved_master_key_file))
+    services = Services(
+        uow=UnitOfWorkFactory(engine),
+        keystore=keystore,
+        clock=utc_now,
+        random_bytes=os.urandom,
+        base_url=settings.base_url,
+        extras={"engine": engine},
+    )
+    return services, keystore
+
+
+def build_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """The ASGI app: REST API, probes; storage must have been prepared (``prepare_storage``)."""
+    if services is None:
+        services, _ = build_services(settings)
+    engine = services.extras["engine"]
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()  # type: ignore[attr-defined]
+
+    app = FastAPI(
+        title="certrepo",
+        version=__version__,
+        description="Certificate application repositories: store certificates, use their keys through an API.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.settings = settings
+    app.state.readiness = partial(check_database, engine)
+    install_error_handlers(app)
+    for router in (health.router, repositories.router, identity.router, audit.router):
+        app.include_router(router)
+    app.add_middleware(RequestIdMiddleware)
+    return app

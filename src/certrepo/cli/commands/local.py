@@ -1,0 +1,134 @@
+"""Commands that act on the local data directory directly: init, serve, keys rotate-master."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from certrepo.app import build_services, prepare_storage
+from certrepo.config import Settings
+from certrepo.services.accounts import bootstrap
+from certrepo.services.keys import rotate_master_key
+
+from ..client import ClientConfig, write_client_config
+from ..output import State, console, emit
+
+__all__ = ["init", "keys_app", "serve"]
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="data directory (default ./data)")]
+
+
+def _settings(data_dir: Path | None, **overrides: object) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+
+
+def init(data_dir: DataDir = None, admin_name: str = "admin", json_output: JsonFlag = False) -> None:
+    """Create the data dir, database, master key, first account, admin and access key (once)."""
+    State.json = State.json or json_output
+    settings = _settings(data_dir)
+    prepare_storage(settings, create_master_key=True)
+    services, _ = build_services(settings)
+
+    async def run() -> object:
+        try:
+            return await bootstrap(services, admin_name=admin_name)
+        finally:
+            await services.extras["engine"].dispose()  # type: ignore[attr-defined]
+
+    result = asyncio.run(run())
+    console_url = f"{settings.base_url}/console"
+    if result is None:
+        emit(
+            {"initialized": False, "message": f"{settings.data_dir} is already initialised; nothing changed",
+             "url": settings.base_url},
+            human=lambda d: console.print(d["message"]),
+        )
+        return
+    from certrepo.services.accounts import Bootstrap
+
+    assert isinstance(result, Bootstrap)
+    secret = result.access_key.secret.reveal().decode()
+    write_client_config(
+        settings.client_config_file, ClientConfig(settings.base_url, result.access_key.key.id, secret)
+    )
+    data = {
+        "access_key_id": result.access_key.key.id,
+        "access_key_secret": secret,
+        "admin_user": result.admin.name,
+        "admin_password": result.admin_password.reveal().decode(),
+        "url": settings.base_url,
+    }
+
+    def human(d: dict[str, str]) -> None:
+        console.print("[bold green]certrepo initialised[/bold green] (shown once; store these now)")
+        console.print(f"  console:           {console_url}")
+        console.print(f"  admin user:        {d['admin_user']}")
+        console.print(f"  admin password:    {d['admin_password']}")
+        console.print(f"  access key id:     {d['access_key_id']}")
+        console.print(f"  access key secret: {d['access_key_secret']}")
+        console.print(f"  (the CLI reads the key from {settings.client_config_file})")
+
+    emit(data, human=human)
+
+
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="listen address")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port")] = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes")] = None,
+) -> None:
+    """Serve the API, console and probes."""
+    import uvicorn
+
+    settings = _settings(data_dir, host=host, port=port, workers=workers)
+    prepare_storage(settings)
+    # Worker processes build their own app from the environment: hand the resolved settings down.
+    os.environ["CERTREPO_DATA_DIR"] = str(settings.data_dir.resolve())
+    os.environ["CERTREPO_HOST"] = settings.host
+    os.environ["CERTREPO_PORT"] = str(settings.port)
+    if not State.json:
+        console.print(f"certrepo serving on http://{settings.host}:{settings.port} (console: /console)")
+    uvicorn.run(
+        "certrepo.server:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        # The Alibaba SDK puts certificates and keys in the query string: allow long request lines.
+        h11_max_incomplete_event_size=256 * 1024,
+        timeout_keep_alive=30,
+        proxy_headers=False,
+    )
+
+
+keys_app = typer.Typer(help="Key protection.", no_args_is_help=True)
+
+
+@keys_app.command("rotate-master")
+def rotate_master(data_dir: DataDir = None) -> None:
+    """Add a master key version and rewrap every data key; running servers keep working."""
+    settings = _settings(data_dir)
+    services, keystore = build_services(settings)
+
+    async def run() -> object:
+        try:
+            return await rotate_master_key(services, keystore)
+        finally:
+            await services.extras["engine"].dispose()  # type: ignore[attr-defined]
+
+    report = asyncio.run(run())
+    emit(
+        report.__dict__,  # type: ignore[attr-defined]
+        human=lambda d: console.print(f"master key version {d['new_version']}; {d['rewrapped']} data keys rewrapped"),
+    )

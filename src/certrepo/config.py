@@ -1,0 +1,51 @@
+"""Settings: the one place the environment is read (prefix ``CERTREPO_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Every field can be set as ``CERTREPO_<NAME>``; defaults are the embedded mode."""
+
+    model_config = SettingsConfigDict(env_prefix="CERTREPO_", extra="ignore")
+
+    data_dir: Path = Field(Path("./data"), description="directory of the SQLite database and master key")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default sqlite in data_dir; postgresql+psycopg://… for scale-out"
+    )
+    master_key_file: Path | None = Field(None, description="master key file; default data_dir/master.key")
+    base_url: str = Field(
+        "http://127.0.0.1:8080", description="public URL; CRL and OCSP URLs in issued certificates use it"
+    )
+    host: str = Field("127.0.0.1", description="listen address")
+    port: int = Field(8080, ge=1, le=65535, description="listen port")
+    workers: int = Field(1, ge=1, le=64, description="server worker processes")
+    log_level: str = Field("info", description="debug, info, warning or error")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="largest request body accepted, in bytes")
+    development: bool = Field(False, description="development mode: relaxes production-only checks")
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        return value.rstrip("/")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'certrepo.db').resolve()}"
+
+    @property
+    def resolved_master_key_file(self) -> Path:
+        return self.master_key_file or self.data_dir / "master.key"
+
+    @property
+    def client_config_file(self) -> Path:
+        """Where `init` writes the CLI's URL and access key (mode 0600)."""
+        return self.data_dir / "client.json"

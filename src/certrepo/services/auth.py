@@ -1,0 +1,138 @@
+"""Authentication: access keys (bearer and signed requests) and console passwords (Argon2id)."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import threading
+from dataclasses import replace
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from certrepo.domain.access import Principal
+from certrepo.domain.accounts import User
+from certrepo.domain.errors import AuthFailure, InvalidAccessKey, SignatureDoesNotMatch
+from certrepo.domain.secrets import Secret
+
+from .context import Services
+from .ports import UnitOfWork
+
+__all__ = [
+    "ACCESS_KEY_PURPOSE",
+    "LOCKOUT_AFTER_FAILURES",
+    "authenticate_bearer",
+    "authenticate_password",
+    "forget_secret",
+    "hash_password",
+    "principal_for_access_key",
+]
+
+ACCESS_KEY_PURPOSE = "access-key-secret"
+LOCKOUT_AFTER_FAILURES = 5
+LOCKOUT_SECONDS = 300
+
+_hasher = PasswordHasher()  # argon2-cffi defaults: Argon2id, RFC 9106 low-memory profile
+# Opened access-key secrets, by key id. Revocation is still checked against the database on every call:
+# the cache only saves the envelope decryption.
+_secret_cache: dict[str, Secret] = {}
+_secret_cache_lock = threading.Lock()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+async def _principal(uow: UnitOfWork, user: User, access_key_id: str | None) -> Principal:
+    grants = await uow.users.granted_repository_ids(user.id)
+    return Principal(
+        account_id=user.account_id,
+        user_id=user.id,
+        user_name=user.name,
+        role=user.role,
+        access_key_id=access_key_id,
+        is_system_admin=user.is_system_admin,
+        granted_repository_ids=grants,
+    )
+
+
+async def principal_for_access_key(services: Services, access_key_id: str) -> tuple[Principal, Secret]:
+    """The principal behind an active access key and the key's secret (for HMAC checks).
+
+    Raises InvalidAccessKey for an unknown or revoked key."""
+    async with services.uow() as uow:
+        found = await uow.access_keys.get_with_user(access_key_id)
+        if found is None or not found[0].is_active or found[2] is None:
+            raise InvalidAccessKey(f"access key {access_key_id} does not exist or was revoked")
+        key, user, secret_id = found
+        with _secret_cache_lock:
+            secret = _secret_cache.get(key.id)
+        if secret is None:
+            sealed = await uow.key_material.get(secret_id)
+            if sealed is None:
+                raise InvalidAccessKey(f"access key {access_key_id} does not exist or was revoked")
+            secret = Secret(services.keystore.open(sealed, purpose=ACCESS_KEY_PURPOSE))
+            with _secret_cache_lock:
+                _secret_cache[key.id] = secret
+        principal = await _principal(uow, user, key.id)
+    return principal, secret
+
+
+async def authenticate_bearer(services: Services, access_key_id: str, secret: str) -> Principal:
+    """``Bearer <id>:<secret>``. Raises InvalidAccessKey or SignatureDoesNotMatch (wrong secret)."""
+    principal, expected = await principal_for_access_key(services, access_key_id)
+    if not hmac.compare_digest(expected.reveal(), secret.encode()):
+        raise SignatureDoesNotMatch("the access key secret is wrong")
+    return principal
+
+
+async def authenticate_password(services: Services, user_name: str, password: str) -> Principal:
+    """Console sign-in. Locks the user for a while after repeated failures; says nothing about which
+    part was wrong. Raises AuthFailure."""
+    now = services.clock()
+    refusal = AuthFailure("user name or password is wrong, or the user is locked for a while")
+    async with services.uow() as uow:
+        user = await uow.users.get_by_name(user_name)
+        if user is None or user.password_hash is None:
+            _hasher_dummy_verify(password)  # same cost whether or not the user exists
+            raise refusal
+        if user.locked_until is not None and user.locked_until > now:
+            raise refusal
+        try:
+            _hasher.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            failures = user.failed_logins + 1
+            locked_until = (
+                now + timedelta(seconds=LOCKOUT_SECONDS) if failures >= LOCKOUT_AFTER_FAILURES else None
+            )
+            await uow.users.update(
+                replace(user, failed_logins=0 if locked_until else failures, locked_until=locked_until)
+            )
+            await uow.commit()
+            raise refusal from None
+        if user.failed_logins or user.locked_until:
+            await uow.users.update(replace(user, failed_logins=0, locked_until=None))
+        if _hasher.check_needs_rehash(user.password_hash):
+            await uow.users.update(replace(user, password_hash=hash_password(password)))
+        principal = await _principal(uow, user, None)
+        await uow.commit()
+    return principal
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return _hasher.hash("certrepo-dummy-password")
+
+
+def _hasher_dummy_verify(password: str) -> None:
+    try:
+        _hasher.verify(_dummy_hash(), password)
+    except VerificationError:
+        pass
+
+
+def forget_secret(access_key_id: str) -> None:
+    """Drop a cached secret (on revocation)."""
+    with _secret_cache_lock:
+        _secret_cache.pop(access_key_id, None)

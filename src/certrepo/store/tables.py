@@ -1,0 +1,267 @@
+"""The schema. Invariants that must hold across nodes are constraints here, not code elsewhere:
+one repository per intermediate CA (``repositories.ca_id`` unique), unique serial per CA
+(``ca_issued`` primary key), one quota row per pool (guarded UPDATE), one audit head row (locked append)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+__all__ = ["UtcDateTime", "metadata"]
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone: store UTC, hand back aware)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database layer")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BigInteger ids autoincrement on PostgreSQL; SQLite needs INTEGER PRIMARY KEY for its rowid alias.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Time = UtcDateTime()
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("created_at", Time, nullable=False),
+)
+
+key_material = Table(
+    "key_material",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("purpose", String(32), nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("wrapped_key", LargeBinary, nullable=False),
+    Column("wrap_nonce", LargeBinary, nullable=False),
+    Column("master_version", Integer, nullable=False, index=True),
+    Column("created_at", Time, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(256), nullable=True),
+    Column("is_system_admin", Boolean, nullable=False, default=False),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", Time, nullable=True),
+    Column("created_at", Time, nullable=False),
+)
+
+access_keys = Table(
+    "access_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False, index=True),
+    Column("secret_id", Id, ForeignKey("key_material.id"), nullable=True),
+    Column("description", String(128), nullable=True),
+    Column("created_at", Time, nullable=False),
+    Column("revoked_at", Time, nullable=True),
+)
+
+cas = Table(
+    "cas",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("type", String(16), nullable=False),
+    Column("parent_id", Id, ForeignKey("cas.id"), nullable=True),
+    Column("common_name", String(256), nullable=True),
+    Column("key_algorithm", String(16), nullable=False),
+    Column("certificate_pem", Text, nullable=False),
+    Column("key_id", Id, ForeignKey("key_material.id"), nullable=True),
+    Column("serial_number", String(64), nullable=False),
+    Column("not_before", Time, nullable=False),
+    Column("not_after", Time, nullable=False),
+    Column("imported", Boolean, nullable=False, default=False),
+    Column("crl_number", BigInteger, nullable=False, default=0),
+    Column("created_at", Time, nullable=False),
+)
+
+repositories = Table(
+    "repositories",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("instance_id", String(32), nullable=False, unique=True),
+    Column("name", String(64), nullable=False),
+    Column("data_source", String(16), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("qps", Integer, nullable=False),
+    # unique: an intermediate CA binds to at most one repository, whatever node does the binding.
+    Column("ca_id", Id, ForeignKey("cas.id"), nullable=True, unique=True),
+    Column("trust_repository_id", Id, ForeignKey("repositories.id"), nullable=True, index=True),
+    Column("created_at", Time, nullable=False),
+    Column("updated_at", Time, nullable=False),
+    Index("ix_repositories_account_name", "account_id", "name"),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("repository_id", Id, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", Time, nullable=False),
+)
+
+certificates = Table(
+    "certificates",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("identifier", String(64), nullable=False, unique=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("repository_id", Id, ForeignKey("repositories.id"), nullable=False),
+    Column("name", String(128), nullable=True),
+    Column("custom_identifier", String(128), nullable=True),
+    Column("common_name", String(256), nullable=True),
+    Column("sans", JSON, nullable=False),
+    Column("search_text", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("issuer", Text, nullable=False),
+    Column("serial_number", String(64), nullable=False),
+    Column("not_before", Time, nullable=False),
+    Column("not_after", Time, nullable=False),
+    Column("key_algorithm", String(16), nullable=False),
+    Column("key_size", Integer, nullable=False),
+    Column("signature_algorithm", String(32), nullable=False),
+    Column("fingerprint_sha1", String(40), nullable=False),
+    Column("fingerprint_sha256", String(64), nullable=False),
+    Column("is_ca", Boolean, nullable=False),
+    Column("key_id", Id, ForeignKey("key_material.id"), nullable=True),
+    Column("exportable", Boolean, nullable=False, default=False),
+    Column("source", String(8), nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("revoked_at", Time, nullable=True),
+    Column("revocation_reason", String(32), nullable=True),
+    Column("issuing_ca_id", Id, ForeignKey("cas.id"), nullable=True),
+    Column("pem", Text, nullable=False),
+    Column("chain_pem", Text, nullable=False, default=""),
+    Column("tags", JSON, nullable=False),
+    Column("created_at", Time, nullable=False),
+    UniqueConstraint("repository_id", "fingerprint_sha256", name="uq_certificates_repository_fp"),
+    UniqueConstraint("account_id", "custom_identifier", name="uq_certificates_account_custom"),
+    Index("ix_certificates_repository_created", "repository_id", "id"),
+    Index("ix_certificates_repository_not_after", "repository_id", "not_after"),
+    Index("ix_certificates_repository_status", "repository_id", "status", "id"),
+    Index("ix_certificates_fingerprint", "fingerprint_sha256"),
+)
+
+# What a CA issued stays here after a repository reset, so that CRL and OCSP keep answering.
+ca_issued = Table(
+    "ca_issued",
+    metadata,
+    Column("ca_id", Id, ForeignKey("cas.id"), primary_key=True),
+    Column("serial_number", String(64), primary_key=True),  # unique serial per CA, enforced here
+    Column("certificate_identifier", String(64), nullable=True),
+    Column("not_after", Time, nullable=False),
+    Column("revoked_at", Time, nullable=True),
+    Column("revocation_reason", String(32), nullable=True),
+    Index("ix_ca_issued_revoked", "ca_id", "revoked_at"),
+)
+
+crls = Table(
+    "crls",
+    metadata,
+    Column("ca_id", Id, ForeignKey("cas.id"), primary_key=True),
+    Column("crl_number", BigInteger, nullable=False),
+    Column("der", LargeBinary, nullable=False),
+    Column("this_update", Time, nullable=False),
+    Column("next_update", Time, nullable=False),
+)
+
+quota_pools = Table(
+    "quota_pools",
+    metadata,
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("pool", String(16), primary_key=True),
+    Column("total", BigInteger, nullable=True),  # NULL = unlimited
+    Column("used", BigInteger, nullable=False, default=0),
+    CheckConstraint("total IS NULL OR used <= total", name="not_over_consumed"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("sequence", BigInteger, primary_key=True, autoincrement=False),
+    Column("account_id", Id, nullable=False),
+    Column("at", Time, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("request_id", String(64), nullable=True),
+    Column("repository_id", Id, nullable=True),
+    Column("certificate_id", String(64), nullable=True),
+    Column("algorithm", String(32), nullable=True),
+    Column("details", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_account_sequence", "account_id", "sequence"),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sequence", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
+request_nonces = Table(
+    "request_nonces",
+    metadata,
+    Column("nonce", String(128), primary_key=True),
+    Column("access_key_id", String(32), nullable=False),
+    Column("seen_at", Time, nullable=False, index=True),
+)

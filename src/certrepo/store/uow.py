@@ -1,0 +1,91 @@
+"""The unit of work: one database transaction, the stores that act in it, one commit."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from .cas import CaStore
+from .stores import (
+    AccessKeyStore,
+    AccountStore,
+    AuditStore,
+    KeyMaterialStore,
+    NonceStore,
+    QuotaStore,
+    RepositoryStore,
+    UserStore,
+)
+
+__all__ = ["SqlUnitOfWork", "UnitOfWorkFactory"]
+
+
+class SqlUnitOfWork:
+    """``async with uow:`` begins; ``await uow.commit()`` commits; leaving without commit rolls back."""
+
+    accounts: AccountStore
+    users: UserStore
+    access_keys: AccessKeyStore
+    key_material: KeyMaterialStore
+    repositories: RepositoryStore
+    audit: AuditStore
+    quota: QuotaStore
+    nonces: NonceStore
+    cas: CaStore
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("unit of work used outside 'async with'")
+        return self._session
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        session = self._sessions()
+        await session.begin()
+        self._session = session
+        self.accounts = AccountStore(session)
+        self.users = UserStore(session)
+        self.access_keys = AccessKeyStore(session)
+        self.key_material = KeyMaterialStore(session)
+        self.repositories = RepositoryStore(session)
+        self.audit = AuditStore(session)
+        self.quota = QuotaStore(session)
+        self.nonces = NonceStore(session)
+        self.cas = CaStore(session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        session = self.session
+        try:
+            if session.in_transaction():
+                await session.rollback()
+        finally:
+            await session.close()
+            self._session = None
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+
+class UnitOfWorkFactory:
+    """Makes a fresh unit of work per use case."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False, autobegin=False)
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._sessions)
