@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol, Self
 
 from certrepo.domain.accounts import AccessKey, Account, User
 from certrepo.domain.audit import AuditEvent
 from certrepo.domain.ca import CertificateAuthority
-from certrepo.domain.enums import DataSource, QuotaPool, RepositoryStatus, Role
+from certrepo.domain.certificate import Certificate
+from certrepo.domain.enums import DataSource, QuotaPool, RepositoryStatus, RevocationReason, Role
 from certrepo.domain.paging import Page
 from certrepo.domain.repository import Repository
 from certrepo.keystore.base import Keystore, SealedSecret
@@ -24,6 +25,7 @@ __all__ = [
     "AccountStore",
     "AuditStore",
     "CaStore",
+    "CertificateStore",
     "Clock",
     "KeyMaterialStore",
     "Keystore",
@@ -111,6 +113,23 @@ class RepositoryStore(Protocol):
     async def purge_certificates(self, repository_id: int) -> list[int]: ...
 
 
+class CertificateStore(Protocol):
+    async def add(self, certificate: Certificate, *, key_id: int | None) -> Certificate: ...
+    async def find_by_fingerprint(self, repository_id: int, fingerprint_sha256: str) -> Certificate | None: ...
+    async def get(self, identifier: str) -> Certificate | None: ...
+    async def get_by_custom_identifier(self, account_id: int, custom_identifier: str) -> Certificate | None: ...
+    async def sealed_key(self, identifier: str) -> tuple[int, SealedSecret] | None: ...
+    async def list(
+        self, repository_id: int, query: Any, page: Page
+    ) -> tuple[list[Certificate], int]: ...
+    async def all_in_repository(self, repository_id: int, *, is_ca: bool | None = None) -> list[Certificate]: ...
+    async def delete(self, identifier: str) -> int | None: ...
+    async def mark_revoked(self, identifier: str, *, at: datetime, reason: RevocationReason) -> None: ...
+    async def expiring(
+        self, account_id: int, *, now: datetime, within_days: int, limit: int
+    ) -> list[Certificate]: ...
+
+
 class CaStore(Protocol):
     async def get(self, ca_id: int) -> CertificateAuthority | None: ...
     async def list(self, account_id: int) -> list[CertificateAuthority]: ...
@@ -149,11 +168,12 @@ class UnitOfWork(Protocol):
     key_material: KeyMaterialStore
     repositories: RepositoryStore
     cas: CaStore
+    certificates: CertificateStore
     audit: AuditStore
     quota: QuotaStore
     nonces: NonceStore
 
-    async def __aenter__(self) -> UnitOfWork: ...
+    async def __aenter__(self) -> Self: ...
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,

@@ -29,7 +29,7 @@ async def check_database(engine: AsyncEngine) -> Readiness:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
             revision = await connection.run_sync(current_revision)
-    except Exception as exc:  # any driver error means "not ready"; say which
+    except Exception as exc:  # noqa: BLE001 - any driver error means "not ready"; say which
         return Readiness(False, backend, None, expected, f"database unreachable: {type(exc).__name__}: {exc}")
     if revision != expected:
         return Readiness(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .cas import CaStore
+from .certificates import CertificateStore
 from .stores import (
     AccessKeyStore,
     AccountStore,
@@ -33,6 +35,7 @@ class SqlUnitOfWork:
     quota: QuotaStore
     nonces: NonceStore
     cas: CaStore
+    certificates: CertificateStore
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -44,7 +47,7 @@ class SqlUnitOfWork:
             raise RuntimeError("unit of work used outside 'async with'")
         return self._session
 
-    async def __aenter__(self) -> SqlUnitOfWork:
+    async def __aenter__(self) -> Self:
         session = self._sessions()
         await session.begin()
         self._session = session
@@ -57,6 +60,7 @@ class SqlUnitOfWork:
         self.quota = QuotaStore(session)
         self.nonces = NonceStore(session)
         self.cas = CaStore(session)
+        self.certificates = CertificateStore(session)
         return self
 
     async def __aexit__(
