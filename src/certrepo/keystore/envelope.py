@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .base import SealedSecret
 
@@ -108,6 +110,12 @@ class EnvelopeKeystore:
             self._file.write(keyring)
             self._keyring = keyring
         return keyring.current
+
+    def derive_key(self, label: str) -> bytes:
+        """A 32-byte key for ``label`` (e.g. console session signing), the same on every node that
+        shares the key file; it changes when the master key rotates."""
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"certrepo:{label}".encode())
+        return hkdf.derive(self._master(self._keyring.current))
 
     def seal(self, plaintext: bytes, *, purpose: str) -> SealedSecret:
         data_key = AESGCM.generate_key(bit_length=256)

@@ -27,6 +27,7 @@ __all__ = [
     "forget_secret",
     "hash_password",
     "principal_for_access_key",
+    "principal_for_user",
 ]
 
 ACCESS_KEY_PURPOSE = "access-key-secret"
@@ -77,6 +78,16 @@ async def principal_for_access_key(services: Services, access_key_id: str) -> tu
                 _secret_cache[key.id] = secret
         principal = await _principal(uow, user, key.id)
     return principal, secret
+
+
+async def principal_for_user(services: Services, user_id: int) -> Principal:
+    """The principal of a signed-in console user (re-read on every request: role changes apply at once).
+    Raises AuthFailure when the user no longer exists."""
+    async with services.uow() as uow:
+        user = await uow.users.get(user_id)
+        if user is None:
+            raise AuthFailure("the signed-in user no longer exists; sign in again")
+        return await _principal(uow, user, None)
 
 
 async def authenticate_bearer(services: Services, access_key_id: str, secret: str) -> Principal:
