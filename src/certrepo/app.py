@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from . import __version__
 from .api.common.requests import RequestIdMiddleware
-from .api.rest import audit, health, identity, repositories
+from .api.rest import audit, certificates, health, identity, repositories
 from .api.rest.errors import install_error_handlers
 from .config import Settings
 from .keystore.envelope import EnvelopeKeystore, MasterKeyFile, MasterKeyring
@@ -86,7 +86,7 @@ def build_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.readiness = partial(check_database, engine)
     install_error_handlers(app)
-    for router in (health.router, repositories.router, identity.router, audit.router):
+    for router in (health.router, repositories.router, certificates.router, identity.router, audit.router):
         app.include_router(router)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -8,7 +8,7 @@ from datetime import datetime
 from .enums import CertificateSource, CertificateStatus, RevocationReason
 from .errors import CertificateExpired, CertificateRevoked, NoPrivateKey
 
-__all__ = ["Certificate", "San"]
+__all__ = ["Certificate", "CertificateQuery", "San"]
 
 
 @dataclass(frozen=True)
@@ -74,3 +74,21 @@ class Certificate:
                 f"certificate {self.identifier} has no private key in this repository",
                 details={"identifier": self.identifier},
             )
+
+
+@dataclass(frozen=True)
+class CertificateQuery:
+    """Filters of a certificate list (all optional). ``now`` anchors the expiry filters."""
+
+    keyword: str | None = None
+    status: CertificateStatus | None = None
+    expiring_within_days: int | None = None
+    expired: bool | None = None
+    is_ca: bool | None = None
+    source: CertificateSource | None = None
+    now: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.keyword is not None:
+            cleaned = self.keyword.strip().lower()
+            object.__setattr__(self, "keyword", cleaned or None)

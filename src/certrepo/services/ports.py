@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Protocol, Self
 
 from certrepo.domain.accounts import AccessKey, Account, User
 from certrepo.domain.audit import AuditEvent
 from certrepo.domain.ca import CertificateAuthority
-from certrepo.domain.certificate import Certificate
+from certrepo.domain.certificate import Certificate, CertificateQuery
 from certrepo.domain.enums import DataSource, QuotaPool, RepositoryStatus, RevocationReason, Role
 from certrepo.domain.paging import Page
 from certrepo.domain.repository import Repository
@@ -120,7 +120,7 @@ class CertificateStore(Protocol):
     async def get_by_custom_identifier(self, account_id: int, custom_identifier: str) -> Certificate | None: ...
     async def sealed_key(self, identifier: str) -> tuple[int, SealedSecret] | None: ...
     async def list(
-        self, repository_id: int, query: Any, page: Page
+        self, repository_id: int, query: CertificateQuery, page: Page
     ) -> tuple[list[Certificate], int]: ...
     async def all_in_repository(self, repository_id: int, *, is_ca: bool | None = None) -> list[Certificate]: ...
     async def delete(self, identifier: str) -> int | None: ...

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from certrepo.domain.certificate import Certificate, San
+from certrepo.domain.certificate import Certificate, CertificateQuery, San
 from certrepo.domain.enums import CertificateSource, CertificateStatus, RevocationReason
 from certrepo.domain.errors import DuplicateCertificate, InvalidInput
 from certrepo.domain.paging import Page
@@ -19,7 +19,7 @@ from certrepo.keystore.base import SealedSecret
 from .stores import _sealed, _Store
 from .tables import certificates, key_material
 
-__all__ = ["CertificateQuery", "CertificateStore", "search_text_of"]
+__all__ = ["CertificateStore", "search_text_of"]
 
 
 def search_text_of(certificate: Certificate) -> str:
@@ -68,29 +68,6 @@ def _certificate(row: Any) -> Certificate:
         tags=dict(row.tags or {}),
         created_at=row.created_at,
     )
-
-
-class CertificateQuery:
-    """Filters of a certificate list (all optional)."""
-
-    def __init__(
-        self,
-        *,
-        keyword: str | None = None,
-        status: CertificateStatus | None = None,
-        expiring_within_days: int | None = None,
-        expired: bool | None = None,
-        is_ca: bool | None = None,
-        source: CertificateSource | None = None,
-        now: datetime | None = None,
-    ) -> None:
-        self.keyword = keyword.strip().lower() if keyword and keyword.strip() else None
-        self.status = status
-        self.expiring_within_days = expiring_within_days
-        self.expired = expired
-        self.is_ca = is_ca
-        self.source = source
-        self.now = now
 
 
 class CertificateStore(_Store):

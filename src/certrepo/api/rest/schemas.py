@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from certrepo.domain.accounts import AccessKey, Account, User
 from certrepo.domain.audit import AuditEvent
+from certrepo.domain.certificate import Certificate
 from certrepo.domain.enums import DataSource, RepositoryStatus, Role
 from certrepo.domain.paging import PageOf
 from certrepo.domain.repository import Repository
@@ -230,3 +231,124 @@ class PoolIn(Strict):
 class QuotaIn(Strict):
     app: PoolIn | None = None
     contract: PoolIn | None = None
+
+
+# --- certificates -----------------------------------------------------------------------------------
+
+
+class SanOut(BaseModel):
+    type: str
+    value: str
+
+
+class CertificateOut(BaseModel):
+    identifier: str
+    repository_id: int
+    name: str | None
+    custom_identifier: str | None
+    common_name: str | None
+    sans: list[SanOut]
+    subject: str
+    issuer: str
+    serial_number: str
+    not_before: datetime
+    not_after: datetime
+    key_algorithm: str
+    key_size: int
+    signature_algorithm: str
+    fingerprint_sha1: str
+    fingerprint_sha256: str
+    is_ca: bool
+    has_private_key: bool
+    exportable: bool
+    source: str
+    status: str
+    expired: bool
+    revoked_at: datetime | None = None
+    revocation_reason: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    created_at: datetime | None = None
+    pem: str | None = None
+    chain: list[str] | None = None
+    warnings: list[str] | None = None
+
+    @classmethod
+    def of(
+        cls, c: Certificate, *, now: datetime, include: frozenset[str] = frozenset(), warnings: tuple[str, ...] = ()
+    ) -> CertificateOut:
+        return cls(
+            identifier=c.identifier,
+            repository_id=c.repository_id,
+            name=c.name,
+            custom_identifier=c.custom_identifier,
+            common_name=c.common_name,
+            sans=[SanOut(type=s.type, value=s.value) for s in c.sans],
+            subject=c.subject,
+            issuer=c.issuer,
+            serial_number=c.serial_number,
+            not_before=c.not_before,
+            not_after=c.not_after,
+            key_algorithm=c.key_algorithm,
+            key_size=c.key_size,
+            signature_algorithm=c.signature_algorithm,
+            fingerprint_sha1=c.fingerprint_sha1,
+            fingerprint_sha256=c.fingerprint_sha256,
+            is_ca=c.is_ca,
+            has_private_key=c.has_private_key,
+            exportable=c.exportable,
+            source=c.source.value,
+            status=c.status.value,
+            expired=c.is_expired(now),
+            revoked_at=c.revoked_at,
+            revocation_reason=c.revocation_reason.value if c.revocation_reason else None,
+            tags=dict(c.tags),
+            created_at=c.created_at,
+            pem=c.pem if "pem" in include else None,
+            chain=split_pem(c.chain_pem) if "chain" in include else None,
+            warnings=list(warnings) or None,
+        )
+
+
+def split_pem(text: str) -> list[str]:
+    end = "-----END CERTIFICATE-----"
+    return [block.strip() + "\n" + end + "\n" for block in text.split(end) if block.strip()]
+
+
+class CertificateUpload(Strict):
+    certificate: str = Field(max_length=200_000, description="PEM (one or many blocks), base64 DER or base64 PKCS#12")
+    private_key: str | None = Field(None, max_length=200_000, description="PEM or base64 DER; PKCS#1, SEC1, PKCS#8")
+    chain: str | None = Field(None, max_length=200_000, description="PEM blocks of the issuers, any order")
+    password: str | None = Field(None, max_length=1024, description="of the PKCS#12 file or the encrypted key")
+    name: str | None = Field(None, max_length=128)
+    custom_identifier: str | None = Field(None, max_length=128)
+    exportable: bool = False
+    allow_expired: bool = Field(False, description="accept an expired end-entity certificate (flagged)")
+    tags: dict[str, str] = Field(default_factory=dict, max_length=50)
+
+
+class CertificateUploaded(BaseModel):
+    items: list[CertificateOut]
+
+
+class KeyExportIn(Strict):
+    format: Literal["pkcs8", "pkcs12"] = "pkcs8"
+    password: str | None = Field(None, min_length=8, max_length=1024)
+
+
+class KeyExportOut(BaseModel):
+    format: str
+    private_key: str = Field(description="PEM (pkcs8) or base64 (pkcs12)")
+
+
+class VerifyChainIn(Strict):
+    certificate: str = Field(max_length=200_000)
+    intermediates: str | None = Field(None, max_length=200_000)
+    time: datetime | None = None
+    hostname: str | None = Field(None, max_length=253)
+    usage: Literal["server", "client", "any"] = "any"
+
+
+class VerifyChainOut(BaseModel):
+    valid: bool
+    chain: list[str] | None = None
+    errors: list[str] | None = None
