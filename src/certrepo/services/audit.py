@@ -53,7 +53,7 @@ async def list_events(
 ) -> PageOf[AuditEvent]:
     """Audit events of the caller's account, newest first. Raises PermissionDenied without read_audit."""
     call.principal.require(Permission.READ_AUDIT)
-    async with services.uow() as uow:
+    async with services.uow(read_only=True) as uow:
         items, total = await uow.audit.list(
             account_id=call.principal.account_id,
             page=page,
@@ -75,7 +75,7 @@ class ChainReport:
 async def verify_chain(services: Services) -> ChainReport:
     """Walk the whole chain in sequence order and compare its end with the head row."""
     verifier = ChainVerifier()
-    async with services.uow() as uow:
+    async with services.uow(read_only=True) as uow:
         async for sequence, event in uow.audit.iterate():
             broken = verifier.feed(sequence, event)
             if broken is not None:
@@ -89,6 +89,6 @@ async def verify_chain(services: Services) -> ChainReport:
 
 async def export_events(services: Services) -> AsyncIterator[AuditEvent]:
     """Every event in sequence order (for `certrepo audit export`)."""
-    async with services.uow() as uow:
+    async with services.uow(read_only=True) as uow:
         async for _sequence, event in uow.audit.iterate():
             yield event

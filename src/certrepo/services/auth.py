@@ -62,7 +62,7 @@ async def principal_for_access_key(services: Services, access_key_id: str) -> tu
     """The principal behind an active access key and the key's secret (for HMAC checks).
 
     Raises InvalidAccessKey for an unknown or revoked key."""
-    async with services.uow() as uow:
+    async with services.uow(read_only=True) as uow:
         found = await uow.access_keys.get_with_user(access_key_id)
         if found is None or not found[0].is_active or found[2] is None:
             raise InvalidAccessKey(f"access key {access_key_id} does not exist or was revoked")
@@ -83,7 +83,7 @@ async def principal_for_access_key(services: Services, access_key_id: str) -> tu
 async def principal_for_user(services: Services, user_id: int) -> Principal:
     """The principal of a signed-in console user (re-read on every request: role changes apply at once).
     Raises AuthFailure when the user no longer exists."""
-    async with services.uow() as uow:
+    async with services.uow(read_only=True) as uow:
         user = await uow.users.get(user_id)
         if user is None:
             raise AuthFailure("the signed-in user no longer exists; sign in again")

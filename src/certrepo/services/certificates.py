@@ -350,7 +350,7 @@ async def load_certificate(uow: UnitOfWork, call: Call, identifier: str) -> Cert
 
 async def get_certificate(services: Services, call: Call, identifier: str) -> Certificate:
     call.principal.require(Permission.READ)
-    async with services.uow() as uow:
+    async with services.uow(read_only=True) as uow:
         return await load_certificate(uow, call, identifier)
 
 
@@ -376,7 +376,7 @@ async def list_certificates(
         expired=where.expired,
         now=services.clock(),
     )
-    async with services.uow() as uow:
+    async with services.uow(read_only=True) as uow:
         await load_repository(uow, call, repository_id)
         items, total = await uow.certificates.list(repository_id, query, page)
     return PageOf(items, total, page)
@@ -469,7 +469,7 @@ async def export_private_key(
 async def ca_bundle(services: Services, call: Call, repository_id: int) -> str:
     """PEM of the repository's CA certificates (uploaded_ca: the trust store; private: its CA chain)."""
     call.principal.require(Permission.READ)
-    async with services.uow() as uow:
+    async with services.uow(read_only=True) as uow:
         repository = await load_repository(uow, call, repository_id)
         repository.ensure_usable()
         return "".join(c.pem for c in await _trust_anchors(uow, repository))
@@ -511,7 +511,7 @@ async def verify_chain_in_repository(
 ) -> ChainVerdict:
     """Validate a certificate (+ intermediates) against the repository's roots, at a time, for a usage."""
     call.principal.require(Permission.READ)
-    async with services.uow() as uow:
+    async with services.uow(read_only=True) as uow:
         repository = await load_repository(uow, call, repository_id)
         repository.ensure_usable()
         anchors = [load_certificates(a.pem)[0] for a in await _trust_anchors(uow, repository)]

@@ -21,7 +21,7 @@ class PoolUsage:
 
 async def get_quota(services: Services, call: Call) -> dict[QuotaPool, PoolUsage]:
     call.principal.require(Permission.READ)
-    async with services.uow() as uow:
+    async with services.uow(read_only=True) as uow:
         pools = await uow.quota.get(call.principal.account_id)
     return {pool: PoolUsage(total, used) for pool, (total, used) in pools.items()}
 

@@ -115,7 +115,7 @@ async def create_repository(
 
 async def get_repository(services: Services, call: Call, repository_id: int) -> Repository:
     call.principal.require(Permission.READ)
-    async with services.uow() as uow:
+    async with services.uow(read_only=True) as uow:
         return await load_repository(uow, call, repository_id)
 
 
@@ -127,7 +127,7 @@ async def list_repositories(
     only = call.principal.granted_repository_ids if not call.principal.can(Permission.MANAGE) else None
     if call.principal.can(Permission.READ_AUDIT):
         only = None  # auditors read everything of their account
-    async with services.uow() as uow:
+    async with services.uow(read_only=True) as uow:
         items, total = await uow.repositories.list(
             account_id=call.principal.account_id,
             page=page,

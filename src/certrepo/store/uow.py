@@ -37,9 +37,10 @@ class SqlUnitOfWork:
     cas: CaStore
     certificates: CertificateStore
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, read_only: bool = False) -> None:
         self._sessions = sessions
         self._session: AsyncSession | None = None
+        self._read_only = read_only
 
     @property
     def session(self) -> AsyncSession:
@@ -50,6 +51,8 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> Self:
         session = self._sessions()
         await session.begin()
+        # Binding the connection now lets the SQLite "begin" hook see whether to take the write lock.
+        await session.connection(execution_options={"certrepo_read_only": self._read_only})
         self._session = session
         self.accounts = AccountStore(session)
         self.users = UserStore(session)
@@ -91,5 +94,6 @@ class UnitOfWorkFactory:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autobegin=False)
 
-    def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._sessions)
+    def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        """A unit of work; ``read_only`` ones do not take SQLite's write lock (WAL readers run alongside)."""
+        return SqlUnitOfWork(self._sessions, read_only=read_only)

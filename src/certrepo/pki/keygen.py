@@ -1,0 +1,222 @@
+"""Private key generation for the private CA, and a small pool of pre-generated keys.
+
+Keys made here live only in process memory: the caller hands a new key to the keystore, which stores it
+encrypted (SPEC §4) before anything else sees it. Nothing here writes, logs or serialises a private key,
+and the pool drops its keys on ``stop()`` (Python cannot wipe the memory of a key object; dropping the
+last reference is the best it can do).
+
+RSA generation is slow (about 16 RSA-2048 keys per second on the reference machine, far less for 4096),
+so ``KeyPool`` keeps a few keys ready, filled by one background daemon thread. EC and Ed25519 keys take
+microseconds and need no pool, though one may be configured.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import TypeAlias
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from certrepo.domain.enums import KeyAlgorithm
+from certrepo.domain.errors import Unsupported
+
+__all__ = [
+    "DEFAULT_POOL_SIZES",
+    "KeyPool",
+    "PrivateKey",
+    "PublicKey",
+    "SignatureHash",
+    "generate_private_key",
+    "key_family",
+    "signature_hash_for",
+]
+
+PrivateKey: TypeAlias = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+PublicKey: TypeAlias = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+SignatureHash: TypeAlias = hashes.SHA256 | hashes.SHA384 | hashes.SHA512
+
+# RFC 4055 / NIST SP 800-131A: e = 65537 is the only public exponent anyone should generate.
+_RSA_PUBLIC_EXPONENT = 65537
+
+_RSA_BITS = {KeyAlgorithm.RSA_2048: 2048, KeyAlgorithm.RSA_3072: 3072, KeyAlgorithm.RSA_4096: 4096}
+_EC_CURVES: dict[KeyAlgorithm, Callable[[], ec.EllipticCurve]] = {
+    KeyAlgorithm.ECC_256: ec.SECP256R1,
+    KeyAlgorithm.ECC_384: ec.SECP384R1,
+    KeyAlgorithm.ECC_521: ec.SECP521R1,
+}
+
+# Only RSA is slow enough to be worth pooling by default (sizes are keys kept ready per algorithm).
+DEFAULT_POOL_SIZES: Mapping[KeyAlgorithm, int] = {
+    KeyAlgorithm.RSA_2048: 8,
+    KeyAlgorithm.RSA_3072: 2,
+    KeyAlgorithm.RSA_4096: 1,
+}
+
+
+def generate_private_key(algorithm: KeyAlgorithm) -> PrivateKey:
+    """Generate a new private key of ``algorithm``. Raises Unsupported for SM2 (not built yet)."""
+    if algorithm in _RSA_BITS:
+        return rsa.generate_private_key(public_exponent=_RSA_PUBLIC_EXPONENT, key_size=_RSA_BITS[algorithm])
+    if algorithm in _EC_CURVES:
+        return ec.generate_private_key(_EC_CURVES[algorithm]())
+    if algorithm is KeyAlgorithm.ED25519:
+        return ed25519.Ed25519PrivateKey.generate()
+    # Hook for SM2: cryptography has no SM2 curve; generation will go through gmssl-pyx (crypto/sm2.py)
+    # once the SM2 key type and its certificate signatures are built.
+    raise Unsupported(f"key algorithm {algorithm.value} is not supported yet for generated keys")
+
+
+def key_family(public_key: object) -> str:
+    """``RSA``, ``EC`` or ``ED25519`` (the values of ``KeyAlgorithm.family``). Raises Unsupported."""
+    if isinstance(public_key, rsa.RSAPublicKey | rsa.RSAPrivateKey):
+        return "RSA"
+    if isinstance(public_key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
+        return "EC"
+    if isinstance(public_key, ed25519.Ed25519PublicKey | ed25519.Ed25519PrivateKey):
+        return "ED25519"
+    raise Unsupported(f"{_key_type_name(public_key)} keys are not supported (RSA, EC or Ed25519 only)")
+
+
+def signature_hash_for(private_key: PrivateKey) -> SignatureHash | None:
+    """Hash a CA key signs with: SHA-256 for RSA and P-256, SHA-384 for P-384, SHA-512 for P-521.
+
+    Ed25519 hashes internally (None). Raises Unsupported for other keys.
+    """
+    if isinstance(private_key, rsa.RSAPrivateKey):
+        return hashes.SHA256()
+    if isinstance(private_key, ec.EllipticCurvePrivateKey):
+        # The hash matches the curve's security level, as RFC 5480 §4 recommends.
+        if private_key.curve.key_size >= 521:
+            return hashes.SHA512()
+        if private_key.curve.key_size >= 384:
+            return hashes.SHA384()
+        return hashes.SHA256()
+    if isinstance(private_key, ed25519.Ed25519PrivateKey):
+        return None
+    raise Unsupported(f"{_key_type_name(private_key)} keys cannot sign certificates here")
+
+
+def _key_type_name(key: object) -> str:
+    return type(key).__name__.removeprefix("_").replace("PublicKey", "").replace("PrivateKey", "")
+
+
+class KeyPool:
+    """A bounded, thread-safe pool of pre-generated private keys, per algorithm.
+
+    ``sizes`` says how many keys to keep ready per algorithm; an algorithm with no size (or 0) is never
+    pooled. One daemon thread, started by ``start()`` and ended by ``stop()``, refills the pool;
+    ``take()`` never waits for it: an empty pool generates the key inline. Constructing a pool starts
+    nothing. The generator is injectable so that tests need not make real RSA keys.
+    """
+
+    def __init__(
+        self,
+        sizes: Mapping[KeyAlgorithm, int] = DEFAULT_POOL_SIZES,
+        *,
+        generate: Callable[[KeyAlgorithm], PrivateKey] = generate_private_key,
+    ) -> None:
+        for algorithm, size in sizes.items():
+            if size < 0:
+                raise ValueError(f"pool size for {algorithm.value} must be >= 0, got {size}")
+            if algorithm is KeyAlgorithm.SM2_256 and size:
+                raise Unsupported("key algorithm SM2_256 cannot be pooled: it is not supported yet")
+        self._sizes = {algorithm: size for algorithm, size in sizes.items() if size > 0}
+        self._generate = generate
+        self._keys: dict[KeyAlgorithm, deque[PrivateKey]] = {a: deque() for a in self._sizes}
+        # One condition guards the pool; it wakes the filler (a key was taken, or stop) and anybody
+        # waiting in wait_full (a key was added).
+        self._changed = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self.failure: Exception | None = None
+
+    def take(self, algorithm: KeyAlgorithm) -> PrivateKey:
+        """A fresh key of ``algorithm``, from the pool or generated now. Raises Unsupported (SM2).
+
+        Each key is handed out once: it leaves the pool when taken.
+        """
+        with self._changed:
+            ready = self._keys.get(algorithm)
+            if ready:
+                key = ready.popleft()
+                self._changed.notify_all()
+                return key
+        return self._generate(algorithm)
+
+    def available(self, algorithm: KeyAlgorithm) -> int:
+        """How many keys of ``algorithm`` are ready now."""
+        with self._changed:
+            return len(self._keys.get(algorithm, ()))
+
+    def start(self) -> None:
+        """Start the filler thread (once). Raises RuntimeError when it is already running."""
+        with self._changed:
+            if self._thread is not None:
+                raise RuntimeError("the key pool is already started")
+            self._stopping = False
+            self._thread = threading.Thread(target=self._fill_forever, name="certrepo-keypool", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout_seconds: float | None = None) -> None:
+        """Stop the filler thread, wait for it (a key being generated is finished first), drop keys."""
+        with self._changed:
+            thread, self._thread = self._thread, None
+            self._stopping = True
+            self._changed.notify_all()
+        if thread is not None:
+            thread.join(timeout_seconds)
+        with self._changed:
+            for ready in self._keys.values():
+                ready.clear()
+
+    def wait_full(self, timeout_seconds: float) -> bool:
+        """Block until every pooled algorithm is full (or the filler failed); False on timeout."""
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: self.failure is not None or self._is_full(), timeout_seconds
+            )
+
+    def fill_once(self) -> KeyAlgorithm | None:
+        """Generate one key for the emptiest algorithm, if any needs one; returns that algorithm."""
+        with self._changed:
+            algorithm = self._most_needed()
+        if algorithm is None:
+            return None
+        key = self._generate(algorithm)  # outside the lock: take() must not wait for a slow RSA key
+        with self._changed:
+            ready = self._keys[algorithm]
+            if len(ready) < self._sizes[algorithm] and not self._stopping:
+                ready.append(key)
+            self._changed.notify_all()
+        return algorithm
+
+    def _fill_forever(self) -> None:
+        try:
+            while True:
+                with self._changed:
+                    self._changed.wait_for(lambda: self._stopping or not self._is_full())
+                    if self._stopping:
+                        return
+                self.fill_once()
+        # A failing generator must not kill the filler unnoticed; take() still works inline.
+        except Exception as exc:  # noqa: BLE001 - recorded in .failure and reported by wait_full
+            with self._changed:
+                self.failure = exc
+                self._changed.notify_all()
+
+    def _is_full(self) -> bool:
+        return all(len(self._keys[a]) >= size for a, size in self._sizes.items())
+
+    def _most_needed(self) -> KeyAlgorithm | None:
+        # The algorithm furthest below its size, relative to that size, so that a burst on one
+        # algorithm does not starve the others.
+        best: KeyAlgorithm | None = None
+        best_fill = 1.0
+        for algorithm, size in self._sizes.items():
+            fill = len(self._keys[algorithm]) / size
+            if fill < best_fill:
+                best, best_fill = algorithm, fill
+        return best
