@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .commands import audit, local, repo
+from .commands import audit, cert, local, repo
 from .commands._common import Options
 from .output import State
 
@@ -31,6 +31,7 @@ app.command("init")(local.init)
 app.command("serve")(local.serve)
 app.add_typer(local.keys_app, name="keys")
 app.add_typer(repo.app, name="repo")
+app.add_typer(cert.app, name="cert")
 app.add_typer(audit.app, name="audit")
 
 
