@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from . import __version__
 from .api.common.requests import RequestIdMiddleware
-from .api.rest import audit, certificates, health, identity, repositories
+from .api.rest import audit, certificates, health, identity, operations, repositories
 from .api.rest.errors import install_error_handlers
 from .config import Settings
 from .keystore.envelope import EnvelopeKeystore, MasterKeyFile, MasterKeyring
@@ -86,7 +86,18 @@ def build_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.readiness = partial(check_database, engine)
     install_error_handlers(app)
-    for router in (health.router, repositories.router, certificates.router, identity.router, audit.router):
+    for router in (
+        health.router,
+        repositories.router,
+        certificates.router,
+        operations.router,
+        identity.router,
+        audit.router,
+    ):
         app.include_router(router)
+    # Alibaba Cloud CAS-compatible RPC API (SPEC §2.2): POST / only; GET / stays the console's.
+    from .api.acs.dispatcher import router as acs_router
+
+    app.include_router(acs_router)
     app.add_middleware(RequestIdMiddleware)
     return app

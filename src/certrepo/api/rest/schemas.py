@@ -352,3 +352,47 @@ class VerifyChainOut(BaseModel):
     valid: bool
     chain: list[str] | None = None
     errors: list[str] | None = None
+
+
+# --- key use ----------------------------------------------------------------------------------------
+
+
+class _KeyUse(Strict):
+    identifier: str | None = Field(None, max_length=128)
+    custom_identifier: str | None = Field(None, max_length=128)
+    algorithm: str = Field(max_length=64, examples=["SHA256withRSA"])
+
+
+class SignIn(_KeyUse):
+    message: str = Field(max_length=1_000_000, description="RAW: UTF-8 text (< 4 KiB); BASE64: bytes; DIGEST: hash")
+    message_type: str = Field("RAW", max_length=16)
+
+
+class SignOut(BaseModel):
+    signature: str = Field(description="base64; ECDSA signatures are DER")
+
+
+class VerifyIn(SignIn):
+    signature: str = Field(max_length=100_000)
+
+
+class VerifyOut(BaseModel):
+    valid: bool
+
+
+class EncryptIn(_KeyUse):
+    plaintext: str = Field(max_length=100_000)
+    message_type: str = Field("RAW", max_length=16, description="RAW (UTF-8 text) or BASE64")
+
+
+class EncryptOut(BaseModel):
+    ciphertext: str
+
+
+class DecryptIn(_KeyUse):
+    ciphertext: str = Field(max_length=100_000)
+    message_type: str = Field("BASE64", max_length=16, description="how to return the plaintext: BASE64 or RAW")
+
+
+class DecryptOut(BaseModel):
+    plaintext: str
