@@ -13,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from certrepo.domain.access import Principal
 from certrepo.domain.accounts import User
+from certrepo.domain.enums import Role
 from certrepo.domain.errors import AuthFailure, InvalidAccessKey, SignatureDoesNotMatch
 from certrepo.domain.secrets import Secret
 
@@ -46,7 +47,8 @@ def hash_password(password: str) -> str:
 
 
 async def _principal(uow: UnitOfWork, user: User, access_key_id: str | None) -> Principal:
-    grants = await uow.users.granted_repository_ids(user.id)
+    # Only signers are limited to granted repositories: skip the query for everyone else.
+    grants = await uow.users.granted_repository_ids(user.id) if user.role is Role.SIGNER else frozenset()
     return Principal(
         account_id=user.account_id,
         user_id=user.id,

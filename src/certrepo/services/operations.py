@@ -141,7 +141,7 @@ async def _resolve(services: Services, call: Call, ref: CertificateRef, *, needs
                 f"certificate {certificate.identifier} is not in repository {ref.repository_id}",
                 details={"identifier": certificate.identifier},
             )
-        repository = await load_repository(uow, call, certificate.repository_id)
+        repository = await load_repository(uow, call, certificate.repository_id, with_count=False)
         repository.ensure_usable()
         _caches(services).throttle.hit(certificate.repository_id, repository.qps)
         key = None

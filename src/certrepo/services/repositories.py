@@ -43,10 +43,10 @@ class RepositoryFilter:
 
 
 async def load_repository(
-    uow: UnitOfWork, call: Call, repository_id: int, *, for_update: bool = False
+    uow: UnitOfWork, call: Call, repository_id: int, *, for_update: bool = False, with_count: bool = True
 ) -> Repository:
     """A repository of the caller's account (signers: granted ones only), else RepositoryNotFound."""
-    repository = await uow.repositories.get(repository_id, for_update=for_update)
+    repository = await uow.repositories.get(repository_id, for_update=for_update, with_count=with_count)
     if (
         repository is None
         or repository.account_id != call.principal.account_id

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,6 +43,16 @@ __all__ = [
     "RepositoryStore",
     "UserStore",
 ]
+
+
+class _Prefixed:
+    """Attribute access to the ``prefix``-labelled columns of a joined row."""
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self._row, self._prefix = row, prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, self._prefix + name)
 
 
 class _Store:
@@ -202,16 +212,17 @@ class AccessKeyStore(_Store):
         return _access_key(result.one())
 
     async def get_with_user(self, key_id: str) -> tuple[AccessKey, User, int | None] | None:
-        """The key, its user and the id of its sealed secret (None once revoked)."""
+        """The key, its user and the id of its sealed secret (None once revoked), in one query."""
+        user_columns = [c.label(f"u_{c.name}") for c in users.c]
         row = await self._one(
-            select(access_keys, users.c.id.label("u_id"))
+            select(access_keys, *user_columns)
             .join(users, users.c.id == access_keys.c.user_id)
             .where(access_keys.c.id == key_id)
         )
         if row is None:
             return None
-        user_row = await self._one(select(users).where(users.c.id == row.user_id))
-        return _access_key(row), _user(user_row), row.secret_id
+        user = _user(_Prefixed(row, "u_"))
+        return _access_key(row), user, row.secret_id
 
     async def get(self, key_id: str) -> AccessKey | None:
         row = await self._one(select(access_keys).where(access_keys.c.id == key_id))
@@ -400,8 +411,12 @@ class RepositoryStore(_Store):
         assert found is not None
         return found
 
-    async def get(self, repository_id: int, *, for_update: bool = False) -> Repository | None:
-        statement = select(repositories, _certificate_count).where(repositories.c.id == repository_id)
+    async def get(
+        self, repository_id: int, *, for_update: bool = False, with_count: bool = True
+    ) -> Repository | None:
+        """One repository; ``with_count=False`` skips counting its certificates (hot paths)."""
+        counted = _certificate_count if with_count else literal(0).label("certificate_count")
+        statement = select(repositories, counted).where(repositories.c.id == repository_id)
         if for_update:
             statement = statement.with_for_update(of=repositories)
         row = await self._one(statement)
@@ -623,24 +638,34 @@ class QuotaStore(_Store):
         )
 
     async def consume(self, account_id: int, pool: QuotaPool, units: int = 1) -> None:
-        """Guarded UPDATE: succeeds only while used + units <= total, whatever other nodes do."""
-        await self._ensure_row(account_id, pool)
-        result = await self._session.execute(
-            update(quota_pools)
-            .where(
-                and_(
-                    quota_pools.c.account_id == account_id,
-                    quota_pools.c.pool == pool.value,
-                    or_(quota_pools.c.total.is_(None), quota_pools.c.used + units <= quota_pools.c.total),
+        """Guarded UPDATE: succeeds only while used + units <= total, whatever other nodes do. The common
+        case is that one statement; a pool without its row yet (unlimited) gets the row first."""
+        for _attempt in range(2):
+            result = await self._session.execute(
+                update(quota_pools)
+                .where(
+                    and_(
+                        quota_pools.c.account_id == account_id,
+                        quota_pools.c.pool == pool.value,
+                        or_(quota_pools.c.total.is_(None), quota_pools.c.used + units <= quota_pools.c.total),
+                    )
+                )
+                .values(used=quota_pools.c.used + units)
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                return
+            exists = await self._one(
+                select(quota_pools.c.pool).where(
+                    and_(quota_pools.c.account_id == account_id, quota_pools.c.pool == pool.value)
                 )
             )
-            .values(used=quota_pools.c.used + units)
+            if exists:
+                break
+            await self._ensure_row(account_id, pool)
+        raise QuotaExhausted(
+            f"the {pool.value} quota pool of this account is used up; an admin can raise it",
+            details={"pool": pool.value},
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise QuotaExhausted(
-                f"the {pool.value} quota pool of this account is used up; an admin can raise it",
-                details={"pool": pool.value},
-            )
 
 
 # --- request nonces (ACS signature replay) ----------------------------------------------------------
