@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from . import __version__
+from .api.common.limits import BodyLimitMiddleware
 from .api.common.requests import RequestIdMiddleware
 from .api.rest import audit, certificates, health, identity, operations, repositories
 from .api.rest.errors import install_error_handlers
@@ -70,10 +71,22 @@ def build_app(settings: Settings, services: Services | None = None) -> FastAPI:
     if services is None:
         services, _ = build_services(settings)
     engine = services.extras["engine"]
+    # Private CA (issue 4): slow RSA keys kept ready by the key pool's thread, started with the app.
+    from .api.rest import cas as ca_routes
+    from .api.rest import public as public_routes
+    from .pki.keygen import KeyPool
+
+    key_pool = services.extras.get("key_pool")
+    if not isinstance(key_pool, KeyPool):
+        key_pool = services.extras["key_pool"] = KeyPool()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        key_pool.start()
+        try:
+            yield
+        finally:
+            key_pool.stop(timeout_seconds=5)
         await engine.dispose()  # type: ignore[attr-defined]
 
     app = FastAPI(
@@ -95,9 +108,15 @@ def build_app(settings: Settings, services: Services | None = None) -> FastAPI:
         audit.router,
     ):
         app.include_router(router)
+    app.include_router(ca_routes.router)
+    app.include_router(public_routes.router)  # /crl, /ocsp: public
     # Alibaba Cloud CAS-compatible RPC API (SPEC §2.2): POST / only; GET / stays the console's.
     from .api.acs.dispatcher import router as acs_router
 
     app.include_router(acs_router)
+    from .console import install_console  # /console, and GET / sends browsers there
+
+    install_console(app)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     return app
