@@ -19,6 +19,7 @@ from .api.rest.errors import install_error_handlers
 from .config import Settings
 from .keystore.envelope import EnvelopeKeystore, MasterKeyFile, MasterKeyring
 from .services.context import Services
+from .services.hotcache import HotCache
 from .store.database import create_engine_for, migrate
 from .store.health import check_database
 from .store.uow import UnitOfWorkFactory
@@ -55,13 +56,14 @@ def prepare_storage(settings: Settings, *, create_master_key: bool = False) -> b
 def build_services(settings: Settings) -> tuple[Services, EnvelopeKeystore]:
     engine = create_engine_for(settings.resolved_database_url)
     keystore = EnvelopeKeystore(MasterKeyFile(settings.resolved_master_key_file))
+    hot_cache = HotCache(staleness_seconds=settings.cache_staleness_seconds)
     services = Services(
-        uow=UnitOfWorkFactory(engine),
+        uow=UnitOfWorkFactory(engine, on_mutation=hot_cache.invalidate),
         keystore=keystore,
         clock=utc_now,
         random_bytes=os.urandom,
         base_url=settings.base_url,
-        extras={"engine": engine},
+        extras={"engine": engine, "hot_cache": hot_cache},
     )
     return services, keystore
 
@@ -83,8 +85,11 @@ def build_app(settings: Settings, services: Services | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         key_pool.start()
+        from .notify.scheduler import expiry_schedule  # issue 9: this process's expiry scan task
+
         try:
-            yield
+            async with expiry_schedule(services, interval_seconds=settings.expiry_scan_interval_seconds):
+                yield
         finally:
             key_pool.stop(timeout_seconds=5)
         await engine.dispose()  # type: ignore[attr-defined]
@@ -110,6 +115,12 @@ def build_app(settings: Settings, services: Services | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(ca_routes.router)
     app.include_router(public_routes.router)  # /crl, /ocsp: public
+    # Expiry monitoring and notifications (issue 9): routes, and the real webhook and SMTP transports.
+    from .api.rest import notifications as notifications_api
+    from .notify.wiring import install_notifier
+
+    install_notifier(services)
+    app.include_router(notifications_api.router)
     # Alibaba Cloud CAS-compatible RPC API (SPEC §2.2): POST / only; GET / stays the console's.
     from .api.acs.dispatcher import router as acs_router
 

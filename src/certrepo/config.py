@@ -29,6 +29,18 @@ class Settings(BaseSettings):
     log_level: str = Field("info", description="debug, info, warning or error")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="largest request body accepted, in bytes")
     development: bool = Field(False, description="development mode: relaxes production-only checks")
+    cache_staleness_seconds: float = Field(
+        0.1,
+        ge=0,
+        le=10,
+        description="seconds another node's change (revoked key, reset repository…) may take to apply here",
+    )
+    expiry_scan_interval_seconds: int = Field(
+        3600,
+        ge=0,
+        le=7 * 86400,
+        description="seconds between expiry scans inside `certrepo serve` (notices, metrics); 0 = no schedule",
+    )
 
     @field_validator("base_url")
     @classmethod

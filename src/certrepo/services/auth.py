@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import hmac
-import threading
 from dataclasses import replace
 from datetime import timedelta
 
@@ -18,6 +17,7 @@ from certrepo.domain.errors import AuthFailure, InvalidAccessKey, SignatureDoesN
 from certrepo.domain.secrets import Secret
 
 from .context import Services
+from .hotcache import hot_cache_of
 from .ports import UnitOfWork
 
 __all__ = [
@@ -25,7 +25,6 @@ __all__ = [
     "LOCKOUT_AFTER_FAILURES",
     "authenticate_bearer",
     "authenticate_password",
-    "forget_secret",
     "hash_password",
     "principal_for_access_key",
     "principal_for_user",
@@ -36,10 +35,6 @@ LOCKOUT_AFTER_FAILURES = 5
 LOCKOUT_SECONDS = 300
 
 _hasher = PasswordHasher()  # argon2-cffi defaults: Argon2id, RFC 9106 low-memory profile
-# Opened access-key secrets, by key id. Revocation is still checked against the database on every call:
-# the cache only saves the envelope decryption.
-_secret_cache: dict[str, Secret] = {}
-_secret_cache_lock = threading.Lock()
 
 
 def hash_password(password: str) -> str:
@@ -64,21 +59,24 @@ async def principal_for_access_key(services: Services, access_key_id: str) -> tu
     """The principal behind an active access key and the key's secret (for HMAC checks).
 
     Raises InvalidAccessKey for an unknown or revoked key."""
+    cache = hot_cache_of(services)
+    if cache is not None:
+        await cache.ensure_fresh(services)
+        cached = cache.principals.get(access_key_id)
+        if cached is not None:
+            return cached  # type: ignore[return-value]
     async with services.uow(read_only=True) as uow:
         found = await uow.access_keys.get_with_user(access_key_id)
         if found is None or not found[0].is_active or found[2] is None:
             raise InvalidAccessKey(f"access key {access_key_id} does not exist or was revoked")
         key, user, secret_id = found
-        with _secret_cache_lock:
-            secret = _secret_cache.get(key.id)
-        if secret is None:
-            sealed = await uow.key_material.get(secret_id)
-            if sealed is None:
-                raise InvalidAccessKey(f"access key {access_key_id} does not exist or was revoked")
-            secret = Secret(services.keystore.open(sealed, purpose=ACCESS_KEY_PURPOSE))
-            with _secret_cache_lock:
-                _secret_cache[key.id] = secret
+        sealed = await uow.key_material.get(secret_id)
+        if sealed is None:
+            raise InvalidAccessKey(f"access key {access_key_id} does not exist or was revoked")
         principal = await _principal(uow, user, key.id)
+    secret = Secret(services.keystore.open(sealed, purpose=ACCESS_KEY_PURPOSE))
+    if cache is not None:
+        cache.principals.put(access_key_id, (principal, secret))
     return principal, secret
 
 
@@ -145,7 +143,3 @@ def _hasher_dummy_verify(password: str) -> None:
         pass
 
 
-def forget_secret(access_key_id: str) -> None:
-    """Drop a cached secret (on revocation)."""
-    with _secret_cache_lock:
-        _secret_cache.pop(access_key_id, None)

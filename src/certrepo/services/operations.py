@@ -31,11 +31,10 @@ from certrepo.domain.repository import Repository
 from certrepo.pki.load import load_certificates
 
 from .audit import event_for
-from .certificates import PRIVATE_KEY_PURPOSE, load_certificate
+from .certificates import PRIVATE_KEY_PURPOSE
 from .context import Call, Services
+from .hotcache import hot_cache_of
 from .ledger import ledger_of
-from .ports import UnitOfWork
-from .repositories import load_repository
 
 __all__ = [
     "CertificateRef",
@@ -120,46 +119,72 @@ class _Target:
     key: object | None  # the private key, when the operation needs one
 
 
+async def _lookup(services: Services, call: Call, ref: CertificateRef) -> tuple[Certificate, Repository]:
+    """Certificate and repository named by ``ref`` in the caller's account, through the hot cache."""
+    account_id = call.principal.account_id
+    name = f"id:{ref.identifier}" if ref.identifier else f"custom:{ref.custom_identifier}"
+    cache = hot_cache_of(services)
+    hit = None
+    if cache is not None:
+        await cache.ensure_fresh(services)
+        hit = cache.targets.get((account_id, name))
+    if hit is None:
+        async with services.uow(read_only=True) as uow:
+            if ref.identifier:
+                certificate = await uow.certificates.get(ref.identifier)
+            else:
+                assert ref.custom_identifier is not None
+                certificate = await uow.certificates.get_by_custom_identifier(account_id, ref.custom_identifier)
+            repository = (
+                await uow.repositories.get(certificate.repository_id, with_count=False) if certificate else None
+            )
+        if certificate is None or repository is None or certificate.account_id != account_id:
+            raise _not_found(ref)
+        hit = (certificate, repository)
+        if cache is not None:
+            cache.targets.put((account_id, name), hit)
+    return hit  # type: ignore[return-value]
+
+
+def _not_found(ref: CertificateRef) -> CertificateNotFound:
+    if ref.identifier:
+        return CertificateNotFound(f"certificate {ref.identifier} does not exist", details={"identifier": ref.identifier})
+    return CertificateNotFound(
+        f"no certificate has the custom identifier {ref.custom_identifier!r}",
+        details={"custom_identifier": ref.custom_identifier},
+    )
+
+
 async def _resolve(services: Services, call: Call, ref: CertificateRef, *, needs_private_key: bool) -> _Target:
     call.principal.require(Permission.USE_KEYS)
     if not ref.identifier and not ref.custom_identifier:
         raise MissingParameter("name the certificate: identifier or custom_identifier", details={"field": "identifier"})
-    async with services.uow(read_only=True) as uow:
-        if ref.identifier:
-            certificate = await load_certificate(uow, call, ref.identifier)
-        else:
-            assert ref.custom_identifier is not None
-            found = await uow.certificates.get_by_custom_identifier(call.principal.account_id, ref.custom_identifier)
-            if found is None or not call.principal.can_see_repository(found.repository_id):
-                raise CertificateNotFound(
-                    f"no certificate has the custom identifier {ref.custom_identifier!r}",
-                    details={"custom_identifier": ref.custom_identifier},
-                )
-            certificate = found
-        if ref.repository_id is not None and certificate.repository_id != ref.repository_id:
-            raise CertificateNotFound(
-                f"certificate {certificate.identifier} is not in repository {ref.repository_id}",
-                details={"identifier": certificate.identifier},
-            )
-        repository = await load_repository(uow, call, certificate.repository_id, with_count=False)
-        repository.ensure_usable()
-        _caches(services).throttle.hit(certificate.repository_id, repository.qps)
-        key = None
-        if needs_private_key:
-            certificate.ensure_has_private_key()
-            key = await _private_key(services, uow, certificate)
+    certificate, repository = await _lookup(services, call, ref)
+    if not call.principal.can_see_repository(certificate.repository_id):
+        raise _not_found(ref)  # a signer without a grant learns nothing about the certificate
+    if ref.repository_id is not None and certificate.repository_id != ref.repository_id:
+        raise CertificateNotFound(
+            f"certificate {certificate.identifier} is not in repository {ref.repository_id}",
+            details={"identifier": certificate.identifier},
+        )
+    repository.ensure_usable()
+    _caches(services).throttle.hit(certificate.repository_id, repository.qps)
+    key = None
+    if needs_private_key:
+        certificate.ensure_has_private_key()
+        key = await _private_key(services, certificate)
     return _Target(certificate, repository, key)
 
 
-async def _private_key(services: Services, uow: UnitOfWork, certificate: Certificate) -> object:
+async def _private_key(services: Services, certificate: Certificate) -> object:
     cache = _caches(services).keys
     cached = cache.get(certificate.identifier)
     if cached is not None:
         return cached
-    sealed = await uow.certificates.sealed_key(certificate.identifier)
+    async with services.uow(read_only=True) as uow:
+        sealed = await uow.certificates.sealed_key(certificate.identifier)
     if sealed is None:
-        certificate.ensure_has_private_key()  # raced with a delete: report it as absent
-        raise AssertionError("unreachable")
+        raise _not_found(CertificateRef(identifier=certificate.identifier))  # deleted meanwhile
     key = load_stored_private_key(services.keystore.open(sealed[1], purpose=PRIVATE_KEY_PURPOSE))
     cache.put(certificate.identifier, key)
     return key

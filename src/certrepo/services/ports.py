@@ -150,6 +150,7 @@ class AuditStore(Protocol):
     ) -> tuple[list[AuditEvent], int]: ...
     def iterate(self, *, batch: int = 1000) -> AsyncIterator[tuple[int, AuditEvent]]: ...
     async def head(self) -> tuple[int, str]: ...
+    async def mutation_epoch(self) -> int: ...
 
 
 class QuotaStore(Protocol):
@@ -198,7 +199,7 @@ class MasterKeyRotation(Protocol):
 # --- expiry monitoring and notifications (issue 9) --------------------------------------------------
 # Appended apart so that it merges cleanly; the unit of work carries it as ``uow.notifications``.
 
-from certrepo.domain.notifications import (  # noqa: E402
+from certrepo.domain.notifications import (
     Channel,
     Delivery,
     EmailConfig,

@@ -508,6 +508,12 @@ def _event(row: Any) -> AuditEvent:
 
 
 class AuditStore(_Store):
+    mutated = False  # set when this unit of work appended a mutation (not only key uses)
+
+    async def mutation_epoch(self) -> int:
+        """The counter every audited mutation advances (see migration 0004)."""
+        return int((await self._session.execute(select(audit_head.c.mutations).where(audit_head.c.id == 1))).scalar_one())
+
     async def append(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
         """Append to the chain. The head row is locked (FOR UPDATE; SQLite: BEGIN IMMEDIATE) so that
         concurrent writers on any node form one linear chain."""
@@ -542,9 +548,11 @@ class AuditStore(_Store):
             stored.append(_event_with(event, sequence, prev, digest))
             prev = digest
         await self._session.execute(insert(audit_events), rows)
-        await self._session.execute(
-            update(audit_head).where(audit_head.c.id == 1).values(sequence=sequence, hash=prev)
-        )
+        values: dict[str, Any] = {"sequence": sequence, "hash": prev}
+        if any(not event.action.startswith("key.") for event in events):
+            values["mutations"] = audit_head.c.mutations + 1
+            self.mutated = True
+        await self._session.execute(update(audit_head).where(audit_head.c.id == 1).values(**values))
         return stored
 
     async def list(

@@ -255,6 +255,8 @@ audit_head = Table(
     Column("id", Integer, primary_key=True),
     Column("sequence", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
+    # Advanced by every audited mutation (not by key uses): nodes poll it to drop their caches.
+    Column("mutations", BigInteger, nullable=False, server_default="0"),
     CheckConstraint("id = 1", name="single_row"),
 )
 
@@ -264,4 +266,90 @@ request_nonces = Table(
     Column("nonce", String(128), primary_key=True),
     Column("access_key_id", String(32), nullable=False),
     Column("seen_at", Time, nullable=False, index=True),
+)
+
+# --- expiry monitoring and notifications (issue 9) --------------------------------------------------
+
+notification_channels = Table(
+    "notification_channels",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("name", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("config", JSON, nullable=False),  # url, or SMTP host/port/… ; never a secret
+    Column("secret_id", Id, ForeignKey("key_material.id"), nullable=True),  # webhook secret, SMTP password
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", Time, nullable=False),
+    UniqueConstraint("account_id", "name", name="uq_notification_channels_account_name"),
+)
+
+# Thresholds: one row per account (repository_id NULL) and one per overriding repository.
+expiry_rules = Table(
+    "expiry_rules",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("repository_id", Id, ForeignKey("repositories.id", ondelete="CASCADE"), nullable=True),
+    Column("thresholds_days", JSON, nullable=False),
+    Column("updated_at", Time, nullable=False),
+    UniqueConstraint("account_id", "repository_id", name="uq_expiry_rules_account_repository"),
+)
+# NULLs are distinct in a unique constraint: a partial unique index keeps one account-wide row.
+Index(
+    "uq_expiry_rules_account_default",
+    expiry_rules.c.account_id,
+    unique=True,
+    sqlite_where=expiry_rules.c.repository_id.is_(None),
+    postgresql_where=expiry_rules.c.repository_id.is_(None),
+)
+
+# The notified(channel, target, threshold) key: a notice exists at most once, whichever node claims it.
+# No foreign key to certificates or repositories: they may be deleted while their notices stay on record.
+expiry_notices = Table(
+    "expiry_notices",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel_id", Id, ForeignKey("notification_channels.id", ondelete="CASCADE"), nullable=False),
+    Column("target_kind", String(16), nullable=False),  # certificate | ca
+    Column("target_id", String(64), nullable=False),  # certificate identifier | CA id
+    Column("threshold_days", Integer, nullable=False),  # 0 = the final notice of an expired target
+    Column("account_id", Id, nullable=False),
+    Column("repository_id", Id, nullable=False),
+    Column("not_after", Time, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | sent | failed
+    Column("attempts", Integer, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("claimed_by", String(64), nullable=False),
+    Column("claimed_at", Time, nullable=False),
+    Column("finished_at", Time, nullable=True),
+    UniqueConstraint("channel_id", "target_kind", "target_id", "threshold_days", name="uq_expiry_notices_once"),
+    Index("ix_expiry_notices_target", "target_kind", "target_id"),
+)
+
+# The delivery log: one row per attempt, with the HTTP status or SMTP reply code.
+notification_deliveries = Table(
+    "notification_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel_id", Id, ForeignKey("notification_channels.id", ondelete="CASCADE"), nullable=False),
+    Column("notice_id", Id, ForeignKey("expiry_notices.id", ondelete="CASCADE"), nullable=True),
+    Column("event", String(32), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("error", String(256), nullable=True),
+    Column("target_id", String(64), nullable=True),
+    Column("threshold_days", Integer, nullable=True),
+    Column("created_at", Time, nullable=False),
+    Index("ix_notification_deliveries_channel", "channel_id", "id"),
+)
+
+# One node at a time runs the expiry scan: whoever holds the unexpired lease row (guarded UPDATE).
+scan_leases = Table(
+    "scan_leases",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("holder", String(64), nullable=True),
+    Column("expires_at", Time, nullable=False),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .cas import CaStore
 from .certificates import CertificateStore
+from .notifications import NotificationStore
 from .stores import (
     AccessKeyStore,
     AccountStore,
@@ -36,11 +38,19 @@ class SqlUnitOfWork:
     nonces: NonceStore
     cas: CaStore
     certificates: CertificateStore
+    notifications: NotificationStore
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        read_only: bool = False,
+        on_mutation: Callable[[], None] | None = None,
+    ) -> None:
         self._sessions = sessions
         self._session: AsyncSession | None = None
         self._read_only = read_only
+        self._on_mutation = on_mutation
 
     @property
     def session(self) -> AsyncSession:
@@ -64,6 +74,7 @@ class SqlUnitOfWork:
         self.nonces = NonceStore(session)
         self.cas = CaStore(session)
         self.certificates = CertificateStore(session)
+        self.notifications = NotificationStore(session)
         return self
 
     async def __aexit__(
@@ -82,6 +93,8 @@ class SqlUnitOfWork:
 
     async def commit(self) -> None:
         await self.session.commit()
+        if self.audit.mutated and self._on_mutation is not None:
+            self._on_mutation()  # this process learns at once; other processes poll the epoch
 
     async def flush(self) -> None:
         await self.session.flush()
@@ -90,10 +103,11 @@ class SqlUnitOfWork:
 class UnitOfWorkFactory:
     """Makes a fresh unit of work per use case."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, on_mutation: Callable[[], None] | None = None) -> None:
         self.engine = engine
+        self.on_mutation = on_mutation
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autobegin=False)
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
         """A unit of work; ``read_only`` ones do not take SQLite's write lock (WAL readers run alongside)."""
-        return SqlUnitOfWork(self._sessions, read_only=read_only)
+        return SqlUnitOfWork(self._sessions, read_only=read_only, on_mutation=self.on_mutation)
