@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["Secret"]
+from dataclasses import dataclass
+
+__all__ = ["SealedSecret", "Secret"]
 
 
 class Secret:
@@ -26,3 +28,17 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+@dataclass(frozen=True)
+class SealedSecret:
+    """An encrypted secret as stored: ciphertext under a data key, the data key wrapped by a master key."""
+
+    ciphertext: bytes
+    nonce: bytes
+    wrapped_key: bytes
+    wrap_nonce: bytes
+    master_version: int
+
+    def __repr__(self) -> str:
+        return f"SealedSecret(master_version={self.master_version}, {len(self.ciphertext)} bytes)"

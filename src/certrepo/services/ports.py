@@ -18,7 +18,7 @@ from certrepo.domain.certificate import Certificate, CertificateQuery
 from certrepo.domain.enums import DataSource, QuotaPool, RepositoryStatus, RevocationReason, Role
 from certrepo.domain.paging import Page
 from certrepo.domain.repository import Repository
-from certrepo.keystore.base import Keystore, SealedSecret
+from certrepo.domain.secrets import SealedSecret
 
 __all__ = [
     "AccessKeyStore",
@@ -188,6 +188,26 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...
+
+
+class Keystore(Protocol):
+    """Envelope encryption of secrets. ``purpose`` is bound into the ciphertext as associated data."""
+
+    def seal(self, plaintext: bytes, *, purpose: str) -> SealedSecret:
+        """Encrypt ``plaintext`` under a fresh data key wrapped by the current master key."""
+        ...
+
+    def open(self, sealed: SealedSecret, *, purpose: str) -> bytes:
+        """Decrypt; raises KeystoreError if the secret was altered or its master key is unknown."""
+        ...
+
+    def rewrap(self, sealed: SealedSecret) -> SealedSecret:
+        """Re-wrap the data key under the current master key; the ciphertext is unchanged."""
+        ...
+
+    def derive_key(self, label: str) -> bytes:
+        """A 32-byte key for ``label``, the same on every node sharing the master key."""
+        ...
 
 
 class MasterKeyRotation(Protocol):
