@@ -17,7 +17,9 @@ from .api.common.requests import RequestIdMiddleware
 from .api.rest import audit, certificates, health, identity, operations, repositories
 from .api.rest.errors import install_error_handlers
 from .config import Settings
+from .domain.secrets import Secret
 from .keystore.envelope import EnvelopeKeystore, MasterKeyFile, MasterKeyring
+from .keystore.pkcs11 import Pkcs11Keystore
 from .services.context import Services
 from .services.hotcache import HotCache
 from .store.database import create_engine_for, migrate
@@ -42,6 +44,8 @@ def prepare_storage(settings: Settings, *, create_master_key: bool = False) -> b
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.data_dir, 0o700)
     migrate(settings.resolved_database_url)
+    if settings.keystore == "pkcs11":
+        return False  # master keys live in the HSM (docs/hsm.md)
     key_file = MasterKeyFile(settings.resolved_master_key_file)
     if key_file.exists():
         return False
@@ -53,9 +57,15 @@ def prepare_storage(settings: Settings, *, create_master_key: bool = False) -> b
     return True
 
 
-def build_services(settings: Settings) -> tuple[Services, EnvelopeKeystore]:
+def build_services(settings: Settings) -> tuple[Services, EnvelopeKeystore | Pkcs11Keystore]:
+    keystore: EnvelopeKeystore | Pkcs11Keystore
+    if settings.keystore == "pkcs11":  # SPEC §5: the master keys live in an HSM (docs/hsm.md)
+        assert settings.pkcs11_module and settings.pkcs11_token_label and settings.pkcs11_pin  # by Settings
+        pin = Secret(settings.pkcs11_pin.get_secret_value().encode())
+        keystore = Pkcs11Keystore.connect(settings.pkcs11_module, settings.pkcs11_token_label, pin)
+    else:
+        keystore = EnvelopeKeystore(MasterKeyFile(settings.resolved_master_key_file))
     engine = create_engine_for(settings.resolved_database_url)
-    keystore = EnvelopeKeystore(MasterKeyFile(settings.resolved_master_key_file))
     hot_cache = HotCache(staleness_seconds=settings.cache_staleness_seconds)
     services = Services(
         uow=UnitOfWorkFactory(engine, on_mutation=hot_cache.invalidate),

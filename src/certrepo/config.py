@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -13,7 +14,7 @@ __all__ = ["Settings"]
 class Settings(BaseSettings):
     """Every field can be set as ``CERTREPO_<NAME>``; defaults are the embedded mode."""
 
-    model_config = SettingsConfigDict(env_prefix="CERTREPO_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CERTREPO_", extra="ignore", hide_input_in_errors=True)
 
     data_dir: Path = Field(Path("./data"), description="directory of the SQLite database and master key")
     database_url: str | None = Field(
@@ -61,3 +62,22 @@ class Settings(BaseSettings):
     def client_config_file(self) -> Path:
         """Where `init` writes the CLI's URL and access key (mode 0600)."""
         return self.data_dir / "client.json"
+
+    # Master key backend (SPEC §5, docs/hsm.md): "file" is master_key_file, "pkcs11" a token in an HSM.
+    pkcs11_module: Path | None = Field(
+        None, description="path of the PKCS#11 module (.so), e.g. /usr/lib/softhsm/libsofthsm2.so"
+    )
+    pkcs11_token_label: str | None = Field(None, description="label of the token holding the master keys")
+    pkcs11_pin: SecretStr | None = Field(None, description="user PIN of that token (a secret)")
+    keystore: Literal["file", "pkcs11"] = Field("file", description="where master keys live: file or pkcs11")
+
+    @field_validator("keystore")
+    @classmethod
+    def _pkcs11_complete(cls, value: str, info: ValidationInfo) -> str:
+        # A field validator (declared after the pkcs11 fields), not a model one: pydantic would print the
+        # whole input, PIN included, in the error.
+        names = ("pkcs11_module", "pkcs11_token_label", "pkcs11_pin")
+        missing = [f"CERTREPO_{name.upper()}" for name in names if info.data.get(name) is None]
+        if value == "pkcs11" and missing:
+            raise ValueError(f"CERTREPO_KEYSTORE=pkcs11 needs {', '.join(missing)}")
+        return value

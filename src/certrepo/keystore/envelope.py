@@ -2,7 +2,9 @@
 
 The master keyring lives in a file (``master.key``, mode 0600) holding every version still needed. Rotation
 (`certrepo keys rotate-master`) appends a version and rewraps each data key; a running server that meets a
-version it does not know reloads the file, so rotation needs no downtime.
+version it does not know reloads the file, so rotation needs no downtime. EnvelopeSealer is the part every
+keystore shares (the data key and its AES-256-GCM encryption, in software); keystore/pkcs11.py wraps the data
+key inside an HSM instead.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import base64
 import json
 import os
 import threading
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -21,7 +25,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .base import SealedSecret
 
-__all__ = ["EnvelopeKeystore", "KeystoreError", "MasterKeyFile", "MasterKeyring"]
+__all__ = ["EnvelopeKeystore", "EnvelopeSealer", "KeystoreError", "MasterKeyFile", "MasterKeyring"]
 
 _KEY_BYTES = 32
 _NONCE_BYTES = 12
@@ -87,7 +91,52 @@ class MasterKeyFile:
         os.replace(tmp, self.path)
 
 
-class EnvelopeKeystore:
+class EnvelopeSealer(ABC):
+    """The software half every keystore shares: a fresh AES-256-GCM data key per secret, ``purpose`` bound
+    as associated data. Subclasses only wrap and unwrap the 32-byte data key under a master key version
+    (in memory for EnvelopeKeystore, inside the HSM for Pkcs11Keystore)."""
+
+    WRAP_AAD: ClassVar[bytes] = _WRAP_AAD  # associated data of every wrapped data key
+    NONCE_BYTES: ClassVar[int] = _NONCE_BYTES
+
+    @property
+    @abstractmethod
+    def current_version(self) -> int: ...
+
+    @abstractmethod
+    def _wrap(self, data_key: bytes, version: int) -> tuple[bytes, bytes]:
+        """(nonce, wrapped data key) under master key ``version``; raises KeystoreError."""
+
+    @abstractmethod
+    def _unwrap(self, sealed: SealedSecret) -> bytes:
+        """The data key of ``sealed``; raises KeystoreError (failed authentication, unknown version)."""
+
+    def seal(self, plaintext: bytes, *, purpose: str) -> SealedSecret:
+        """Encrypt under a fresh data key wrapped by the current master key; raises KeystoreError."""
+        version = self.current_version
+        data_key = AESGCM.generate_key(bit_length=256)
+        nonce = os.urandom(_NONCE_BYTES)
+        ciphertext = AESGCM(data_key).encrypt(nonce, plaintext, purpose.encode())
+        wrap_nonce, wrapped = self._wrap(data_key, version)
+        return SealedSecret(ciphertext, nonce, wrapped, wrap_nonce, version)
+
+    def open(self, sealed: SealedSecret, *, purpose: str) -> bytes:
+        """Decrypt; raises KeystoreError if the secret was altered or its master key is unknown."""
+        data_key = self._unwrap(sealed)
+        try:
+            return AESGCM(data_key).decrypt(sealed.nonce, sealed.ciphertext, purpose.encode())
+        except InvalidTag as exc:
+            raise KeystoreError("a stored secret failed authentication (altered or misfiled)") from exc
+
+    def rewrap(self, sealed: SealedSecret) -> SealedSecret:
+        """Re-wrap the data key under the current master key, the ciphertext unchanged; raises KeystoreError."""
+        data_key = self._unwrap(sealed)
+        version = self.current_version
+        wrap_nonce, wrapped = self._wrap(data_key, version)
+        return SealedSecret(sealed.ciphertext, sealed.nonce, wrapped, wrap_nonce, version)
+
+
+class EnvelopeKeystore(EnvelopeSealer):
     """Keystore backed by a MasterKeyFile."""
 
     def __init__(self, key_file: MasterKeyFile) -> None:
@@ -116,25 +165,6 @@ class EnvelopeKeystore:
         shares the key file; it changes when the master key rotates."""
         hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"certrepo:{label}".encode())
         return hkdf.derive(self._master(self._keyring.current))
-
-    def seal(self, plaintext: bytes, *, purpose: str) -> SealedSecret:
-        data_key = AESGCM.generate_key(bit_length=256)
-        nonce = os.urandom(_NONCE_BYTES)
-        ciphertext = AESGCM(data_key).encrypt(nonce, plaintext, purpose.encode())
-        wrap_nonce, wrapped = self._wrap(data_key, self._keyring.current)
-        return SealedSecret(ciphertext, nonce, wrapped, wrap_nonce, self._keyring.current)
-
-    def open(self, sealed: SealedSecret, *, purpose: str) -> bytes:
-        data_key = self._unwrap(sealed)
-        try:
-            return AESGCM(data_key).decrypt(sealed.nonce, sealed.ciphertext, purpose.encode())
-        except InvalidTag as exc:
-            raise KeystoreError("a stored secret failed authentication (altered or misfiled)") from exc
-
-    def rewrap(self, sealed: SealedSecret) -> SealedSecret:
-        data_key = self._unwrap(sealed)
-        wrap_nonce, wrapped = self._wrap(data_key, self._keyring.current)
-        return SealedSecret(sealed.ciphertext, sealed.nonce, wrapped, wrap_nonce, self._keyring.current)
 
     def _master(self, version: int) -> bytes:
         key = self._keyring.keys.get(version)
