@@ -1,0 +1,341 @@
+"""The console in a real browser: Debian's chromium driven by Playwright against `certrepo serve`.
+
+One server and one browser for the module (starting them is the slow part); each test makes its own
+repositories. Screenshots of the main pages go to docs/screenshots/ (linked from the README).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.conftest import skip_or_fail
+from tests.support.rows import insert_ca
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+LAPTOP = {"width": 1366, "height": 820}
+TIMEOUT_MS = 20_000  # generous: CI machines run other suites at the same time
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    admin_user: str
+    admin_password: str
+    ca_id: int
+
+
+def _certrepo() -> list[str]:
+    script = Path(sys.executable).with_name("certrepo")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "certrepo.cli.main"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll /healthz for at most 20 s; fail with the server's log if it dies or never answers."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"certrepo serve exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)  # waiting for another process to bind its port; there is nothing to await
+    pytest.fail(f"certrepo serve did not answer /healthz within 20 s:\n{log.read_text()}")
+
+
+async def _add_intermediate(database: Path) -> int:
+    """A free intermediate CA for the Private Certificates data source (no console or API creates CAs
+    yet); the first account `init` creates has id 1."""
+    engine = create_async_engine(f"sqlite+aiosqlite:///{database}")
+    try:
+        return await insert_ca(engine, account_id=1)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    if not CHROMIUM.exists():
+        skip_or_fail(
+            f"{CHROMIUM} is missing (apt-get install chromium); browser tests need Debian's chromium"
+        )
+    data = tmp_path_factory.mktemp("browser") / "data"
+    port = _free_port()
+    env = {**os.environ, "CERTREPO_BASE_URL": f"http://127.0.0.1:{port}"}
+    init = subprocess.run(
+        [*_certrepo(), "init", "--data-dir", str(data), "--json"],
+        capture_output=True,
+        check=True,
+        env=env,
+        timeout=60,
+    )
+    created = json.loads(init.stdout)
+    # In a thread of its own: Playwright's sync API keeps an event loop running in this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ca_id = pool.submit(lambda: asyncio.run(_add_intermediate(data / "certrepo.db"))).result(timeout=60)
+    log = data.parent / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*_certrepo(), "serve", "--data-dir", str(data), "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(url, process, log)
+        yield Server(url, created["admin_user"], created["admin_password"], ca_id)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("playwright is not installed in the venv")
+    if not CHROMIUM.exists():
+        skip_or_fail(f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def signed_in(chromium: Any, server: Server) -> Iterator[Any]:
+    """A browser context signed in as the admin `certrepo init` printed (cookies shared by its pages)."""
+    context = chromium.new_context(viewport=LAPTOP, base_url=server.url)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto("/")  # the root sends a browser to the console, which asks for sign-in
+    _shot(page, "sign-in.png")
+    page.get_by_label("User name").fill(server.admin_user)
+    page.get_by_label("Password").fill(server.admin_password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/console/repositories")
+    page.close()
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+def _console_error(errors: list[str], message: Any) -> None:
+    """Console errors include Content-Security-Policy violations (an inline style or script slipped in);
+    chromium also logs the 4xx answers the console expects (error messages to show): not those."""
+    if message.type == "error" and not message.text.startswith("Failed to load resource: the server"):
+        errors.append(message.text)
+
+
+@pytest.fixture
+def page(signed_in: Any) -> Iterator[Any]:
+    page = signed_in.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: _console_error(errors, msg))
+    page.goto("/console/repositories")
+    yield page
+    page.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def _shot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name))
+
+
+def _row(page: Any, name: str) -> Any:
+    return page.locator("tbody tr", has=page.get_by_role("link", name=name, exact=True))
+
+
+def _repository_id(page: Any, name: str) -> str:
+    row_id = _row(page, name).get_attribute("id")
+    assert row_id and row_id.startswith("repository-")
+    return row_id.removeprefix("repository-")
+
+
+def _create(page: Any, name: str, source: str, *, ca: str | None = None, trust: str | None = None) -> None:
+    from playwright.sync_api import expect
+
+    page.locator("#open-create").click()
+    dialog = page.locator("dialog#dialog")
+    expect(dialog).to_be_visible()
+    page.locator("#create-form-name").fill(name)
+    page.locator(f"#create-form input[name=data_source][value={source}]").check()
+    if ca is not None:
+        page.locator("#create-form-ca").select_option(ca)
+    if trust is not None:
+        page.locator("#create-form-trust").select_option(label=trust)
+    page.locator("#create-form button[type=submit]").click()
+    expect(dialog).to_be_hidden()
+    expect(_row(page, name)).to_be_visible()
+
+
+# --- the tests ------------------------------------------------------------------------------------
+
+
+def test_a_repository_of_each_data_source_is_created_from_the_panel(page: Any, server: Server) -> None:
+    from playwright.sync_api import expect
+
+    _create(page, "web-servers", "uploaded")
+    _create(page, "partner-roots", "uploaded_ca")
+    _create(page, "internal-clients", "private", ca=str(server.ca_id))
+    _create(page, "contracts", "compliant", trust="partner-roots (" + _instance(page, "partner-roots") + ")")
+    for name, label in [
+        ("web-servers", "Upload Certificate"),
+        ("partner-roots", "Uploaded CA Certificates"),
+        ("internal-clients", "Private Certificates"),
+        ("contracts", "Compliant Certificates"),
+    ]:
+        expect(_row(page, name)).to_contain_text(label)
+        expect(_row(page, name)).to_contain_text("Enabled")
+    _shot(page, "repositories.png")
+
+
+def _instance(page: Any, name: str) -> str:
+    return str(_row(page, name).locator(".mono").inner_text()).strip()
+
+
+def test_a_missing_intermediate_ca_is_explained_next_to_the_selector(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page.locator("#open-create").click()
+    page.locator("#create-form input[name=data_source][value=private]").check()
+    expect(page.locator("#create-form-ca")).to_be_visible()
+    page.locator("#create-form button[type=submit]").click()
+    expect(page.locator("#create-form-ca_id-error")).to_contain_text("needs an intermediate CA")
+    _shot(page, "create-error.png")
+    page.keyboard.press("Escape")
+    expect(page.locator("dialog#dialog")).to_be_hidden()
+
+
+def test_rename_in_place_through_modify_and_save(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    _create(page, "renamable", "uploaded")
+    rid = _repository_id(page, "renamable")
+    modify = page.locator(f'[data-rename="rename-{rid}"]')
+    assert modify.evaluate("e => getComputedStyle(e).opacity") == "0"  # hidden until hover or focus
+    modify.focus()
+    assert modify.evaluate("e => getComputedStyle(e).opacity") == "1"
+    page.locator(f"#repository-{rid}").hover()
+    modify.click()
+    field = page.locator(f"#rename-{rid}-input")
+    expect(field).to_be_focused()
+    field.fill("renamed-in-place")
+    page.locator(f"#rename-{rid}").get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Repository renamed to “renamed-in-place”.")).to_be_visible()
+    expect(_row(page, "renamed-in-place")).to_be_visible()
+
+
+def test_reset_waits_for_the_checkbox_then_enable_and_delete(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    _create(page, "short-lived", "uploaded")
+    rid = _repository_id(page, "short-lived")
+    page.locator(f"#reset-{rid}").click()
+    dialog = page.locator("dialog#dialog")
+    expect(dialog).to_contain_text("The reset cannot be undone.")
+    submit = page.locator("#reset-form-submit")
+    expect(submit).to_be_disabled()
+    page.get_by_label("I understand the risks of the reset operation").check()
+    expect(submit).to_be_enabled()
+    _shot(page, "reset-dialog.png")
+    page.get_by_label("I understand the risks of the reset operation").uncheck()
+    expect(submit).to_be_disabled()
+    page.get_by_label("I understand the risks of the reset operation").check()
+    submit.click()
+    expect(dialog).to_be_hidden()
+    expect(_row(page, "short-lived")).to_contain_text("Reset")
+    expect(page.locator(f"#reset-{rid}")).to_have_count(0)
+
+    page.locator(f"#enable-{rid}").click()
+    page.locator("#enable-form input[name=data_source][value=uploaded_ca]").check()
+    page.locator("#enable-form").get_by_role("button", name="Enable").click()
+    expect(dialog).to_be_hidden()
+    expect(_row(page, "short-lived")).to_contain_text("Uploaded CA Certificates")
+    expect(page.locator(f"#delete-{rid}")).to_have_count(0)  # delete is offered only after a reset
+
+    page.locator(f"#reset-{rid}").click()
+    page.get_by_label("I understand the risks of the reset operation").check()
+    page.locator("#reset-form-submit").click()
+    expect(dialog).to_be_hidden()
+    page.locator(f"#delete-{rid}").click()
+    expect(dialog).to_contain_text("cannot be undone")
+    page.locator("#delete-form-submit").click()
+    expect(page.get_by_text("Repository “short-lived” deleted.")).to_be_visible()
+    expect(_row(page, "short-lived")).to_have_count(0)
+
+
+def test_the_repository_page_and_the_audit_log(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    _create(page, "payments-api", "uploaded")
+    page.get_by_role("link", name="payments-api", exact=True).click()
+    expect(page.get_by_role("heading", name="payments-api")).to_be_visible()
+    expect(page.get_by_text("Basic information")).to_be_visible()
+    _shot(page, "repository.png")
+    page.get_by_role("link", name="Audit log").click()
+    expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+    expect(page.locator("table.audit")).to_contain_text("repository.reset")
+    _shot(page, "audit.png")
+
+
+def test_the_console_fits_a_narrow_screen(signed_in: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = signed_in.new_page()
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        page.goto("/console/repositories")
+        expect(page.get_by_role("heading", name="Certificate Application Repositories")).to_be_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page scrolls sideways on a phone ({width}px wide)"
+        _shot(page, "repositories-narrow.png")
+    finally:
+        page.close()
