@@ -45,7 +45,7 @@ def sync_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(hide_password=False)
 
 
-def _configure_sqlite(sync_engine: Engine) -> None:
+def _configure_sqlite(sync_engine: Engine, *, foreign_keys: bool = True) -> None:
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver so that "begin" below decides how to begin.
@@ -54,7 +54,8 @@ def _configure_sqlite(sync_engine: Engine) -> None:
         for pragma in (
             "PRAGMA journal_mode=WAL",
             "PRAGMA synchronous=NORMAL",  # durable at checkpoints; WAL keeps the database consistent
-            "PRAGMA foreign_keys=ON",
+            # Off while migrating: batch migrations rebuild tables that others reference.
+            "PRAGMA foreign_keys=" + ("ON" if foreign_keys else "OFF"),
             "PRAGMA busy_timeout=30000",
             "PRAGMA secure_delete=ON",  # destroyed key material is overwritten in the file, not unlinked
         ):
@@ -80,7 +81,7 @@ def create_engine_for(url: str, *, pool_size: int = 10) -> AsyncEngine:
 def _sync_engine(url: str) -> Engine:
     engine = create_engine(sync_url(url))
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, foreign_keys=False)
     return engine
 
 

@@ -70,6 +70,7 @@ accounts = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("name", String(128), nullable=False, unique=True),
     Column("created_at", Time, nullable=False),
+    sqlite_autoincrement=True,  # ids are never reused after a delete (WhId, audit references)
 )
 
 key_material = Table(
@@ -97,6 +98,7 @@ users = Table(
     Column("failed_logins", Integer, nullable=False, default=0),
     Column("locked_until", Time, nullable=True),
     Column("created_at", Time, nullable=False),
+    sqlite_autoincrement=True,  # ids are never reused after a delete (WhId, audit references)
 )
 
 access_keys = Table(
@@ -127,6 +129,7 @@ cas = Table(
     Column("imported", Boolean, nullable=False, default=False),
     Column("crl_number", BigInteger, nullable=False, default=0),
     Column("created_at", Time, nullable=False),
+    sqlite_autoincrement=True,  # ids are never reused after a delete (WhId, audit references)
 )
 
 repositories = Table(
@@ -145,6 +148,7 @@ repositories = Table(
     Column("created_at", Time, nullable=False),
     Column("updated_at", Time, nullable=False),
     Index("ix_repositories_account_name", "account_id", "name"),
+    sqlite_autoincrement=True,  # ids are never reused after a delete (WhId, audit references)
 )
 
 grants = Table(
@@ -323,7 +327,9 @@ expiry_notices = Table(
     Column("claimed_by", String(64), nullable=False),
     Column("claimed_at", Time, nullable=False),
     Column("finished_at", Time, nullable=True),
-    UniqueConstraint("channel_id", "target_kind", "target_id", "threshold_days", name="uq_expiry_notices_once"),
+    UniqueConstraint(
+        "channel_id", "target_kind", "target_id", "threshold_days", name="uq_expiry_notices_once"
+    ),
     Index("ix_expiry_notices_target", "target_kind", "target_id"),
 )
 
@@ -353,3 +359,6 @@ scan_leases = Table(
     Column("holder", String(64), nullable=True),
     Column("expires_at", Time, nullable=False),
 )
+
+# The expiry scan and report select certificates by not_after across repositories (all accounts).
+Index("ix_certificates_not_after", certificates.c.not_after)

@@ -155,3 +155,11 @@ async def test_every_response_carries_a_request_id(api: httpx.AsyncClient) -> No
     err = await api.get("/v1/repositories/999")
     assert ok.headers["x-request-id"]
     assert err.json()["request_id"] == err.headers["x-request-id"]
+
+
+async def test_a_deleted_repository_id_is_never_reused(api: httpx.AsyncClient) -> None:
+    first = await _create(api)
+    await api.post(f"/v1/repositories/{first['id']}/reset", json={"acknowledge_risk": True})
+    await api.delete(f"/v1/repositories/{first['id']}")
+    second = await _create(api)
+    assert second["id"] != first["id"]
