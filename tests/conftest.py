@@ -32,6 +32,28 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+# --- speed ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """Argon2id at its minimum cost: every bootstrap and sign-in hashes a password, and the production
+    cost (~0.5 s here) would dominate the suite. The code path is the same; test_password_hashing checks
+    the production parameters."""
+    from argon2 import PasswordHasher
+
+    from certrepo.services import auth
+
+    production = auth._hasher
+    auth._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    auth._dummy_hash.cache_clear()
+    try:
+        yield
+    finally:
+        auth._hasher = production
+        auth._dummy_hash.cache_clear()
+
+
 # --- databases --------------------------------------------------------------------------------------
 
 
