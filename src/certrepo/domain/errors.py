@@ -17,7 +17,8 @@ a message for people that says what is wrong and where, and optional safe ``deta
     ├── NotFound                     404
     │   ├── RepositoryNotFound           code NotFound.Repository
     │   ├── CertificateNotFound          code NotFound.Certificate
-    │   └── CaNotFound                   code NotFound.CA
+    │   ├── CaNotFound                   code NotFound.CA
+    │   └── ActionNotFound               code InvalidAction.NotFound (RPC: no such action)
     ├── StateConflict                409  the target's state forbids the operation
     │   ├── RepositoryNotReset
     │   ├── RepositoryDisabled
@@ -46,6 +47,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 __all__ = [
+    "ActionNotFound",
     "AlgorithmMismatch",
     "AuthFailure",
     "CaAlreadyBound",
@@ -189,6 +191,10 @@ class CertificateNotFound(NotFound):
 
 class CaNotFound(NotFound):
     code = "NotFound.CA"
+
+
+class ActionNotFound(NotFound):
+    code = "InvalidAction.NotFound"
 
 
 # --- state conflicts --------------------------------------------------------------------------------
