@@ -50,6 +50,7 @@ class Certificate:
     issuing_ca_id: int | None = None
     tags: dict[str, str] = field(default_factory=dict)
     created_at: datetime | None = None
+    number: int | None = None  # the row id: Alibaba's integer CertId ({CertId}-cn-hangzhou identifiers)
 
     def is_expired(self, now: datetime) -> bool:
         return now > self.not_after
