@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .commands import audit, cert, local, repo
+from .commands import audit, ca, cert, expiry, local, notify, repo
 from .commands._common import Options
 from .output import State
 
@@ -32,7 +32,10 @@ app.command("serve")(local.serve)
 app.add_typer(local.keys_app, name="keys")
 app.add_typer(repo.app, name="repo")
 app.add_typer(cert.app, name="cert")
+app.add_typer(ca.app, name="ca")
 app.add_typer(audit.app, name="audit")
+app.add_typer(notify.app, name="notify")
+app.add_typer(expiry.app, name="expiry")
 
 
 def main() -> None:

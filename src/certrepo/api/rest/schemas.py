@@ -17,6 +17,11 @@ from certrepo.domain.repository import Repository
 T = TypeVar("T")
 
 
+# Free text that reaches the database: PostgreSQL refuses NUL in text, and control characters in names
+# make them lie about themselves.
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -76,9 +81,10 @@ class RepositoryOut(BaseModel):
 class RepositoryCreate(Strict):
     name: str | None = Field(None, max_length=1024, description="1-64 characters after trimming")
     data_source: DataSource
-    ca_id: int | None = Field(None, ge=1, le=2**62)
-    trust_repository_id: int | None = Field(None, ge=1, le=2**62)
-    qps: int | None = Field(None, ge=1, le=1_000_000)
+    # strict: JSON true or "7" is not a number here (lax parsing would read them as 1 and 7)
+    ca_id: int | None = Field(None, ge=1, le=2**62, strict=True)
+    trust_repository_id: int | None = Field(None, ge=1, le=2**62, strict=True)
+    qps: int | None = Field(None, ge=1, le=1_000_000, strict=True)
 
 
 class RepositoryRename(Strict):
@@ -87,14 +93,16 @@ class RepositoryRename(Strict):
 
 class RepositoryReset(Strict):
     acknowledge_risk: bool = Field(
-        False, description="must be true: reset removes every certificate and destroys their keys"
+        False,
+        description="must be true: reset removes every certificate and destroys their keys",
+        strict=True,  # JSON true only: "yes" or 1 do not acknowledge an irreversible reset
     )
 
 
 class RepositoryEnable(Strict):
     data_source: DataSource
-    ca_id: int | None = Field(None, ge=1, le=2**62)
-    trust_repository_id: int | None = Field(None, ge=1, le=2**62)
+    ca_id: int | None = Field(None, ge=1, le=2**62, strict=True)
+    trust_repository_id: int | None = Field(None, ge=1, le=2**62, strict=True)
 
 
 # --- users, access keys, accounts -------------------------------------------------------------------
@@ -147,8 +155,10 @@ class AccessKeyCreated(AccessKeyOut):
 
 
 class AccessKeyCreate(Strict):
-    user_id: int | None = Field(None, ge=1, le=2**62, description="admin only: a key for another user")
-    description: str | None = Field(None, max_length=128)
+    user_id: int | None = Field(
+        None, ge=1, le=2**62, strict=True, description="admin only: a key for another user"
+    )
+    description: str | None = Field(None, max_length=128, pattern=NO_CONTROL_CHARACTERS)
 
 
 class AccountOut(BaseModel):
@@ -162,7 +172,7 @@ class AccountOut(BaseModel):
 
 
 class AccountCreate(Strict):
-    name: str = Field(min_length=1, max_length=128)
+    name: str = Field(min_length=1, max_length=128, pattern=NO_CONTROL_CHARACTERS)
     admin_name: str = Field(min_length=1, max_length=64)
 
 
@@ -225,7 +235,7 @@ class QuotaOut(BaseModel):
 
 
 class PoolIn(Strict):
-    total: int | None = Field(ge=0, le=2**62)
+    total: int | None = Field(ge=0, le=2**62, strict=True)  # false is not a total of 0
 
 
 class QuotaIn(Strict):
@@ -396,3 +406,126 @@ class DecryptIn(_KeyUse):
 
 class DecryptOut(BaseModel):
     plaintext: str
+
+
+# --- CAs, issuance, revocation (SPEC §1.2) ------------------------------------------------------------
+# Appended below the other shapes, hence the late imports.
+
+from typing import Annotated
+
+from certrepo.domain.ca import CertificateAuthority, IssuedRecord, crl_url_of, ocsp_url_of
+from certrepo.domain.enums import CaType, IssueUsage, KeyAlgorithm, RevocationReason
+
+
+class CaOut(BaseModel):
+    id: int
+    type: CaType
+    imported: bool
+    common_name: str | None
+    key_algorithm: str
+    certificate: str = Field(description="PEM")
+    parent_id: int | None
+    bound_repository_id: int | None
+    serial_number: str
+    not_before: datetime
+    not_after: datetime
+    has_private_key: bool = Field(description="false for an imported issuer that anchors a chain only")
+    crl_url: str | None = Field(description="where this CA publishes its CRL (DER; .pem beside it)")
+    ocsp_url: str | None = Field(description="this CA's OCSP responder")
+    created_at: datetime
+
+    @classmethod
+    def of(cls, ca: CertificateAuthority, *, base_url: str) -> CaOut:
+        return cls(
+            id=ca.id,
+            type=ca.type,
+            imported=ca.imported,
+            common_name=ca.common_name,
+            key_algorithm=ca.key_algorithm,
+            certificate=ca.certificate_pem,
+            parent_id=ca.parent_id,
+            bound_repository_id=ca.bound_repository_id,
+            serial_number=ca.serial_number,
+            not_before=ca.not_before,
+            not_after=ca.not_after,
+            has_private_key=ca.has_private_key,
+            crl_url=crl_url_of(base_url, ca.id) if ca.has_private_key else None,
+            ocsp_url=ocsp_url_of(base_url, ca.id) if ca.has_private_key else None,
+            created_at=ca.created_at,
+        )
+
+
+class CaCreate(Strict):
+    type: Literal["root", "intermediate"]
+    common_name: str = Field(max_length=256)
+    key_algorithm: KeyAlgorithm
+    parent_id: int | None = Field(None, ge=1, le=2**62, description="intermediate: the CA that signs it")
+    days: int | None = Field(None, ge=1, le=36500, description="default 3650 (root), 1825 (intermediate)")
+    path_len: int | None = Field(None, ge=0, le=16, description="default unlimited (root), 0 (intermediate)")
+    organization: str | None = Field(None, max_length=256)
+    country: str | None = Field(None, max_length=8, description="ISO 3166 two-letter code")
+
+
+class CaImportIn(Strict):
+    type: Literal["imported"]
+    certificate: str = Field(max_length=200_000, description="PEM, base64 DER or base64 PKCS#12")
+    private_key: str | None = Field(None, max_length=200_000, description="PEM or base64 DER")
+    chain: str | None = Field(None, max_length=200_000, description="the issuers up to a root, PEM, any order")
+    password: str | None = Field(None, max_length=1024, description="of the PKCS#12 file or the encrypted key")
+
+
+CaIn = Annotated[CaCreate | CaImportIn, Field(discriminator="type")]
+
+
+class SanIn(Strict):
+    type: str = Field(max_length=16, description="dns, email, uri or ip")
+    value: str = Field(max_length=4096)
+
+
+class IssueIn(Strict):
+    csr: str | None = Field(None, max_length=100_000, description="PEM or base64 DER PKCS#10")
+    key_algorithm: KeyAlgorithm | None = Field(None, description="generated key; default: the CA's algorithm")
+    common_name: str | None = Field(None, max_length=256)
+    organization: str | None = Field(None, max_length=256)
+    organizational_unit: str | None = Field(None, max_length=256)
+    country: str | None = Field(None, max_length=8)
+    state: str | None = Field(None, max_length=256)
+    locality: str | None = Field(None, max_length=256)
+    sans: list[SanIn] = Field(default_factory=list, max_length=1000)
+    days: int | None = Field(None, description="1-3650, default 365; or not_before + not_after")
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    usage: IssueUsage
+    exportable: bool = Field(False, description="generated key: return it once now, and allow export later")
+    name: str | None = Field(None, max_length=128)
+    custom_identifier: str | None = Field(None, max_length=128)
+
+
+class IssuedOut(CertificateOut):
+    private_key: str | None = Field(None, description="PKCS#8 PEM of the generated key, shown once")
+
+
+class RevokeIn(Strict):
+    reason: RevocationReason | None = Field(None, description="RFC 5280 reason; default unspecified")
+
+
+class SerialRevokeIn(RevokeIn):
+    serial_number: str = Field(min_length=1, max_length=64, description="hexadecimal")
+
+
+class RevokedSerialOut(BaseModel):
+    ca_id: int
+    serial_number: str
+    certificate_identifier: str | None
+    revoked_at: datetime | None
+    reason: RevocationReason | None
+
+    @classmethod
+    def of(cls, record: IssuedRecord) -> RevokedSerialOut:
+        return cls(
+            ca_id=record.ca_id,
+            serial_number=record.serial_number,
+            certificate_identifier=record.certificate_identifier,
+            revoked_at=record.revoked_at,
+            reason=record.revocation_reason,
+        )

@@ -144,3 +144,76 @@ def export_key(
     out.touch(mode=0o600)
     out.write_bytes(data)
     console.print(f"key written to {out}")
+
+
+# --- issue and revoke (private CA, issue 4) ----------------------------------------------------------
+
+
+def _sans(values: list[str] | None) -> list[dict[str, str]]:
+    sans = []
+    for value in values or []:
+        kind, colon, rest = value.partition(":")
+        if not colon or kind not in ("dns", "email", "uri", "ip"):
+            raise typer.BadParameter(
+                f"{value!r}: write TYPE:VALUE with TYPE dns, email, uri or ip", param_hint="--san"
+            )
+        sans.append({"type": kind, "value": rest})
+    return sans
+
+
+@app.command("issue")
+def issue(
+    repository: Annotated[int, typer.Option("--repository", "-r", help="private or compliant repository id")],
+    usage: Annotated[str, typer.Option(help="server, client or document_signing")] = "server",
+    csr: Annotated[str | None, typer.Option(help="@file with a PKCS#10 request, else a new key")] = None,
+    key_algorithm: Annotated[str | None, typer.Option(help="generated key; default: the CA's")] = None,
+    common_name: Annotated[str | None, typer.Option("--common-name", "--cn")] = None,
+    organization: Annotated[str | None, typer.Option("--organization", "-o")] = None,
+    country: Annotated[str | None, typer.Option()] = None,
+    san: Annotated[list[str] | None, typer.Option(help="TYPE:VALUE, repeatable: dns:a.example")] = None,
+    days: Annotated[int | None, typer.Option(help="validity (default 365)")] = None,
+    not_before: Annotated[str | None, typer.Option(help="RFC 3339, with --not-after (not --days)")] = None,
+    not_after: Annotated[str | None, typer.Option(help="RFC 3339")] = None,
+    exportable: Annotated[bool, typer.Option(help="generated key: return it once, allow export")] = False,
+    name: Annotated[str | None, typer.Option()] = None,
+    custom_identifier: Annotated[str | None, typer.Option()] = None,
+    out: Annotated[Path | None, typer.Option(help="write the certificate (PEM) here")] = None,
+    key_out: Annotated[Path | None, typer.Option(help="write the returned key here (mode 0600)")] = None,
+) -> None:
+    """Issue a certificate from the repository's CA, for a CSR or with a generated key."""
+    body = {
+        "usage": usage,
+        "csr": _read(csr),
+        "key_algorithm": key_algorithm,
+        "common_name": common_name,
+        "organization": organization,
+        "country": country,
+        "sans": _sans(san) or None,
+        "days": days,
+        "not_before": not_before,
+        "not_after": not_after,
+        "exportable": exportable,
+        "name": name,
+        "custom_identifier": custom_identifier,
+    }
+    with reporting_errors():
+        item = client().post(
+            f"/v1/repositories/{repository}/issue", {k: v for k, v in body.items() if v is not None}
+        )
+    if out is not None:
+        out.write_text(item["pem"])
+    if key_out is not None and item.get("private_key"):
+        key_out.touch(mode=0o600)
+        key_out.write_text(item.pop("private_key"))
+    emit(item, human=_show)
+
+
+@app.command("revoke")
+def revoke(
+    identifier: str,
+    reason: Annotated[str | None, typer.Option(help="RFC 5280 reason, e.g. key_compromise")] = None,
+) -> None:
+    """Revoke a certificate; one issued here goes on its CA's CRL and OCSP answers at once."""
+    with reporting_errors():
+        result = client().post(f"/v1/certificates/{identifier}/revoke", {"reason": reason} if reason else {})
+    emit(result, human=_show)
