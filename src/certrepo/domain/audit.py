@@ -9,9 +9,31 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["GENESIS_HASH", "AuditEvent", "ChainBreak", "ChainVerifier", "chain_hash", "find_chain_break"]
+__all__ = ["CACHE_NEUTRAL_ACTIONS", "GENESIS_HASH", "invalidates_caches", "AuditEvent", "ChainBreak", "ChainVerifier", "chain_hash", "find_chain_break"]
 
 GENESIS_HASH = "0" * 64
+
+# Audited actions that cannot make a cached principal or key-use target stale: they only add things
+# (a cache never holds a negative answer) or use keys. Every other mutation advances the mutation epoch.
+CACHE_NEUTRAL_ACTIONS = frozenset(
+    {
+        "certificate.upload",
+        "certificate.issue",
+        "certificate.export_key",
+        "repository.create",
+        "access_key.create",
+        "account.create",
+        "account.bootstrap",
+        "user.create",
+        "ca.create",
+        "ca.import",
+    }
+)
+
+
+def invalidates_caches(action: str) -> bool:
+    """Whether an event of ``action`` must advance the mutation epoch (see services/hotcache.py)."""
+    return not action.startswith("key.") and action not in CACHE_NEUTRAL_ACTIONS
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from certrepo.domain.accounts import AccessKey, Account, User
-from certrepo.domain.audit import AuditEvent, chain_hash
+from certrepo.domain.audit import AuditEvent, chain_hash, invalidates_caches
 from certrepo.domain.enums import DataSource, QuotaPool, RepositoryStatus, Role
 from certrepo.domain.errors import CaAlreadyBound, InvalidInput, QuotaExhausted
 from certrepo.domain.paging import Page
@@ -549,7 +549,7 @@ class AuditStore(_Store):
             prev = digest
         await self._session.execute(insert(audit_events), rows)
         values: dict[str, Any] = {"sequence": sequence, "hash": prev}
-        if any(not event.action.startswith("key.") for event in events):
+        if any(invalidates_caches(event.action) for event in events):
             values["mutations"] = audit_head.c.mutations + 1
             self.mutated = True
         await self._session.execute(update(audit_head).where(audit_head.c.id == 1).values(**values))

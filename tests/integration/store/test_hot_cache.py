@@ -60,7 +60,11 @@ async def test_a_local_mutation_clears_the_cache_at_once(world: World) -> None:
     cache = hot_cache_of(world.services)
     assert cache is not None
     key = world.admin.access_key
+    repo = await repositories.create_repository(
+        world.services, world.admin_call, name="x", binding=Binding(DataSource.UPLOADED)
+    )
     await auth.authenticate_bearer(world.services, key.key.id, key.secret.reveal().decode())
-    assert cache.principals.get(key.key.id) is not None
-    await repositories.create_repository(world.services, world.admin_call, name="x", binding=Binding(DataSource.UPLOADED))
+    assert cache.principals.get(key.key.id) is not None  # creating a repository kept the cache
+    assert repo.id is not None
+    await repositories.rename_repository(world.services, world.admin_call, repo.id, "y")
     assert cache.principals.get(key.key.id) is None
