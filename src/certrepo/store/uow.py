@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from types import TracebackType
 from typing import Self
@@ -46,11 +47,14 @@ class SqlUnitOfWork:
         *,
         read_only: bool = False,
         on_mutation: Callable[[], None] | None = None,
+        write_lock: asyncio.Lock | None = None,
     ) -> None:
         self._sessions = sessions
         self._session: AsyncSession | None = None
         self._read_only = read_only
         self._on_mutation = on_mutation
+        self._write_lock = None if read_only else write_lock
+        self._holds_lock = False
 
     @property
     def session(self) -> AsyncSession:
@@ -59,6 +63,23 @@ class SqlUnitOfWork:
         return self._session
 
     async def __aenter__(self) -> Self:
+        if self._write_lock is not None:
+            # SQLite has one writer at a time: queue this process's writers fairly here instead of
+            # letting them poll the database lock (busy_timeout backs off, which inflates tail latency).
+            await self._write_lock.acquire()
+            self._holds_lock = True
+        try:
+            return await self._begin()
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        if self._holds_lock and self._write_lock is not None:
+            self._write_lock.release()
+            self._holds_lock = False
+
+    async def _begin(self) -> Self:
         session = self._sessions()
         await session.begin()
         # Binding the connection now lets the SQLite "begin" hook see whether to take the write lock.
@@ -90,6 +111,7 @@ class SqlUnitOfWork:
         finally:
             await session.close()
             self._session = None
+            self._release()
 
     async def commit(self) -> None:
         await self.session.commit()
@@ -106,8 +128,16 @@ class UnitOfWorkFactory:
     def __init__(self, engine: AsyncEngine, *, on_mutation: Callable[[], None] | None = None) -> None:
         self.engine = engine
         self.on_mutation = on_mutation
+        self._serialise_writers = engine.dialect.name == "sqlite"
+        self._write_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autobegin=False)
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
         """A unit of work; ``read_only`` ones do not take SQLite's write lock (WAL readers run alongside)."""
-        return SqlUnitOfWork(self._sessions, read_only=read_only, on_mutation=self.on_mutation)
+        lock = None
+        if self._serialise_writers and not read_only:
+            loop = asyncio.get_running_loop()
+            lock = self._write_locks.get(loop)
+            if lock is None:
+                lock = self._write_locks[loop] = asyncio.Lock()
+        return SqlUnitOfWork(self._sessions, read_only=read_only, on_mutation=self.on_mutation, write_lock=lock)
