@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+import pytest_asyncio
 from argon2 import PasswordHasher
 
-from certrepo.app import build_app
+from certrepo.app import build_app, build_services, prepare_storage
+from certrepo.config import Settings
 from certrepo.domain.enums import Role
 from certrepo.services import auth
-from certrepo.services.accounts import create_user
+from certrepo.services.accounts import bootstrap, create_user
 from tests.conftest import World
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -48,16 +50,23 @@ class Browser:
         return response
 
     async def htmx_post(
-        self, path: str, data: dict[str, str], *, trigger: str, current: str = "/console/repositories"
+        self,
+        path: str,
+        data: Mapping[str, str] | Mapping[str, str | list[str]],
+        *,
+        trigger: str,
+        current: str = "/console/repositories",
+        files: dict[str, tuple[str, bytes]] | None = None,
     ) -> httpx.Response:
-        """What htmx sends: the form, the CSRF header, the id of the form and the page it is on."""
+        """What htmx sends: the form (multipart with ``files``), the CSRF header, the id of the form and
+        the page it is on."""
         headers = {
             "HX-Request": "true",
             "HX-Trigger": trigger,
             "HX-Current-URL": BASE + current,
             "X-CSRF-Token": self.csrf,
         }
-        return await self.client.post(path, data=data, headers=headers)
+        return await self.client.post(path, data=data, files=files, headers=headers)
 
     async def htmx_get(self, path: str) -> httpx.Response:
         return await self.client.get(path, headers={"HX-Request": "true"})
@@ -111,4 +120,41 @@ async def operator(world: World) -> AsyncIterator[Browser]:
     async with console_client(world) as client:
         signed = Browser(client)
         assert (await signed.sign_in("olga", OPERATOR_PASSWORD)).status_code == 303
+        yield signed
+
+
+# --- one service for a whole module -------------------------------------------------------------------
+# Most console tests only need a signed-in admin and repositories of their own. Preparing a database and
+# signing in costs about half a second; modules whose tests each create what they use share one world
+# (their tests run on the module's event loop: pytestmark = pytest.mark.asyncio(loop_scope="module")).
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_world(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> AsyncIterator[World]:
+    data = tmp_path_factory.mktemp("console") / "data"
+    data.mkdir()
+    shutil.copy(sqlite_template, data / "certrepo.db")
+    settings = Settings(
+        data_dir=data, database_url=f"sqlite:///{data / 'certrepo.db'}", base_url="http://127.0.0.1:8080"
+    )
+    prepare_storage(settings, create_master_key=True)
+    services, _ = build_services(settings)
+    created = await bootstrap(services)
+    assert created is not None
+    try:
+        yield World(settings, services, created)
+    finally:
+        await services.extras["engine"].dispose()  # type: ignore[attr-defined]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_admin(shared_world: World) -> AsyncIterator[Browser]:
+    """Signed in as the admin of the module's world."""
+    async with console_client(shared_world) as client:
+        signed = Browser(client)
+        password = shared_world.admin.admin_password.reveal().decode()
+        response = await signed.sign_in(shared_world.admin.admin.name, password)
+        assert response.status_code == 303, response.text
         yield signed

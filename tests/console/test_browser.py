@@ -6,25 +6,23 @@ repositories. Screenshots of the main pages go to docs/screenshots/ (linked from
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import skip_or_fail
-from tests.support.rows import insert_ca
+from tests.factories import key_pem, make_chain, pem
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -76,14 +74,30 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -
     pytest.fail(f"certrepo serve did not answer /healthz within 20 s:\n{log.read_text()}")
 
 
-async def _add_intermediate(database: Path) -> int:
-    """A free intermediate CA for the Private Certificates data source (no console or API creates CAs
-    yet); the first account `init` creates has id 1."""
-    engine = create_async_engine(f"sqlite+aiosqlite:///{database}")
-    try:
-        return await insert_ca(engine, account_id=1)
-    finally:
-        await engine.dispose()
+def _add_intermediate(url: str, bearer: str) -> int:
+    """A root and a free intermediate CA for the Private Certificates data source, through the REST API
+    as any client would (the CA tests below create theirs in the console)."""
+    headers = {"Authorization": bearer}
+    root = httpx.post(
+        f"{url}/v1/cas",
+        json={"type": "root", "common_name": "Acme Root CA", "key_algorithm": "ECC_256"},
+        headers=headers,
+        timeout=30,
+    )
+    root.raise_for_status()
+    intermediate = httpx.post(
+        f"{url}/v1/cas",
+        json={
+            "type": "intermediate",
+            "common_name": "Acme Clients CA",
+            "key_algorithm": "ECC_256",
+            "parent_id": root.json()["id"],
+        },
+        headers=headers,
+        timeout=30,
+    )
+    intermediate.raise_for_status()
+    return int(intermediate.json()["id"])
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +117,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         timeout=60,
     )
     created = json.loads(init.stdout)
-    # In a thread of its own: Playwright's sync API keeps an event loop running in this one.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        ca_id = pool.submit(lambda: asyncio.run(_add_intermediate(data / "certrepo.db"))).result(timeout=60)
     log = data.parent / "serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -117,6 +128,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_healthy(url, process, log)
+        bearer = f"Bearer {created['access_key_id']}:{created['access_key_secret']}"
+        ca_id = _add_intermediate(url, bearer)
         yield Server(url, created["admin_user"], created["admin_password"], ca_id)
     finally:
         process.terminate()
@@ -196,10 +209,18 @@ def _row(page: Any, name: str) -> Any:
 def _repository_id(page: Any, name: str) -> str:
     row_id = _row(page, name).get_attribute("id")
     assert row_id and row_id.startswith("repository-")
-    return row_id.removeprefix("repository-")
+    return str(row_id.removeprefix("repository-"))
 
 
-def _create(page: Any, name: str, source: str, *, ca: str | None = None, trust: str | None = None) -> None:
+def _create(
+    page: Any,
+    name: str,
+    source: str,
+    *,
+    ca: str | None = None,
+    ca_name: str | None = None,
+    trust: str | None = None,
+) -> None:
     from playwright.sync_api import expect
 
     page.locator("#open-create").click()
@@ -207,6 +228,8 @@ def _create(page: Any, name: str, source: str, *, ca: str | None = None, trust: 
     expect(dialog).to_be_visible()
     page.locator("#create-form-name").fill(name)
     page.locator(f"#create-form input[name=data_source][value={source}]").check()
+    if ca_name is not None:
+        ca = page.locator("#create-form-ca option", has_text=ca_name).get_attribute("value")
     if ca is not None:
         page.locator("#create-form-ca").select_option(ca)
     if trust is not None:
@@ -326,16 +349,139 @@ def test_the_repository_page_and_the_audit_log(page: Any) -> None:
     _shot(page, "audit.png")
 
 
-def test_the_console_fits_a_narrow_screen(signed_in: Any) -> None:
+def test_a_certificate_is_uploaded_found_by_search_and_its_key_tried(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    shop, other = make_chain("Shop"), make_chain("Warehouse")
+    _create(page, "shop-frontends", "uploaded")
+    page.get_by_role("link", name="shop-frontends", exact=True).click()
+    dialog = page.locator("dialog#dialog")
+
+    # A key that belongs to another certificate is refused next to the key field; the form stays.
+    page.locator("#open-upload").click()
+    expect(dialog).to_be_visible()
+    page.locator("#upload-form-certificate-file").set_input_files(
+        files=[{"name": "shop.pem", "mimeType": "application/x-pem-file", "buffer": pem(shop.leaf).encode()}]
+    )
+    page.locator("#upload-form-private_key").fill(key_pem(other.leaf_key))
+    page.locator("#upload-form-chain").fill(pem(shop.intermediate) + pem(shop.root))
+    page.locator("#upload-form button[type=submit]").click()
+    expect(page.locator("#upload-form-private_key-error")).to_contain_text("does not match the certificate")
+    page.locator("#upload-form-private_key").fill(key_pem(shop.leaf_key))
+    page.locator("#upload-form-exportable-box").check()
+    page.locator("#upload-form button[type=submit]").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_text("Certificate “shop.example.com” uploaded")).to_be_visible()
+
+    page.locator("#open-upload").click()
+    page.locator("#upload-form-certificate").fill(pem(other.leaf))
+    page.locator("#upload-form-chain").fill(pem(other.intermediate) + pem(other.root))
+    page.locator("#upload-form button[type=submit]").click()
+    expect(page.get_by_text("Certificate “warehouse.example.com” uploaded")).to_be_visible()
+
+    page.get_by_role("searchbox", name="Search").fill("shop")
+    page.get_by_role("button", name="Search", exact=True).click()
+    rows = page.locator("table.certificates tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text("shop.example.com")
+
+    # The try-out's algorithm list follows the chosen certificate (htmx asks for the list that fits).
+    page.locator("#tryout-panel summary").click()
+    warehouse = page.locator("#tryout-form-identifier option", has_text="warehouse").get_attribute("value")
+    with page.expect_response(lambda r: f"tryout-algorithms?identifier={warehouse}" in r.url) as answer:
+        page.locator("#tryout-form-identifier").select_option(warehouse)
+    assert answer.value.status == 200
+    expect(page.locator("#tryout-form-algorithm option[value=SHA256withECDSA]")).to_have_count(1)
+
+    page.get_by_role("link", name="shop.example.com").click()
+    expect(page.get_by_role("heading", name="shop.example.com")).to_be_visible()
+    expect(page.locator("#cert-chain-title")).to_be_visible()
+    expect(page.get_by_text("Shop Intermediate", exact=False).first).to_be_visible()
+    _shot(page, "certificate.png")
+
+    page.locator("#tryout-form-message").fill("order 1001 paid")
+    page.locator("#tryout-form").get_by_role("button", name="Run").click()
+    expect(page.locator("#tryout-output")).to_have_value(re.compile(r"^[A-Za-z0-9+/=]{40,}$"))
+    signature = page.locator("#tryout-output").input_value()
+    page.locator("#tryout-form input[name=operation][value=verify]").check()
+    page.locator("#tryout-form-signature").fill(signature)
+    page.locator("#tryout-form").get_by_role("button", name="Run").click()
+    expect(page.locator("#tryout-form-result")).to_contain_text("The signature matches the message")
+
+
+def test_cas_are_created_and_a_private_repository_issues_and_revokes(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    dialog = page.locator("dialog#dialog")
+    page.get_by_role("link", name="Private CAs").click()
+    expect(page.get_by_role("heading", name="Certificate authorities")).to_be_visible()
+    page.locator("#open-create-ca").click()
+    expect(dialog).to_be_visible()
+    page.locator("#ca-form-common_name").fill("Browser Root CA")
+    page.locator("#ca-form-organization").fill("Acme Corp")
+    page.locator("#ca-form button[type=submit]").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("table.cas")).to_contain_text("Browser Root CA")
+
+    page.locator("#open-create-ca").click()
+    page.locator("#ca-form input[name=type][value=intermediate]").check()
+    parent = page.locator("#ca-form-parent_id option", has_text="Browser Root CA").get_attribute("value")
+    page.locator("#ca-form-parent_id").select_option(parent)
+    page.locator("#ca-form-common_name").fill("Browser Issuing CA")
+    page.locator("#ca-form button[type=submit]").click()
+    expect(dialog).to_be_hidden()
+    issuing = page.locator("table.cas tbody tr", has_text="Browser Issuing CA")
+    expect(issuing).to_contain_text("free")
+    expect(issuing).to_contain_text("Browser Root CA")
+    _shot(page, "ca.png")
+
+    page.get_by_role("link", name="Repositories").click()
+    _create(page, "order-service", "private", ca_name="Browser Issuing CA")
+    page.get_by_role("link", name="order-service", exact=True).click()
+    page.locator("#open-issue").click()
+    expect(dialog).to_be_visible()
+    page.locator("#issue-form-common_name").fill("orders.internal.example")
+    page.locator("#issue-form-organization").fill("Acme Corp")
+    page.get_by_label("Value of SAN 1").fill("orders.internal.example")
+    page.get_by_role("button", name="+ Add a SAN").click()
+    added = page.locator("#issue-form-san-rows .san-row").last
+    expect(added.locator("input")).to_be_focused()
+    added.locator("select").select_option("ip")
+    added.locator("input").fill("10.1.2.3")
+    page.locator("#issue-form-exportable-box").check()
+    page.locator("#issue-form-days").fill("90")
+    page.locator("#issue-form .dialog-body").evaluate("body => { body.scrollTop = 0; }")
+    _shot(page, "issue.png")
+    page.locator("#issue-form button[type=submit]").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#issued")).to_contain_text("shown only this once")
+    expect(page.locator("#issued-key")).to_have_value(re.compile("-----BEGIN PRIVATE KEY-----"))
+
+    page.locator("#issued").get_by_role("link", name="orders.internal.example").click()
+    expect(page.get_by_role("heading", name="orders.internal.example")).to_be_visible()
+    expect(page.locator("table.sans")).to_contain_text("10.1.2.3")
+    page.locator("#open-revoke").click()
+    expect(dialog).to_contain_text("CRL and OCSP responder will say so at once")
+    page.locator("#revoke-form-reason").select_option("key_compromise")
+    page.locator("#revoke-form-submit").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_text("Certificate revoked (key compromise).")).to_be_visible()
+    expect(page.locator(".badges")).to_contain_text("Revoked")
+    expect(page.locator("#open-revoke")).to_have_count(0)
+
+
+@pytest.mark.parametrize("path", ["/console/repositories", "/console/cas", "/console/expiring"])
+def test_the_console_fits_a_narrow_screen(signed_in: Any, path: str) -> None:
     from playwright.sync_api import expect
 
     page = signed_in.new_page()
     page.set_viewport_size({"width": 390, "height": 844})
     try:
-        page.goto("/console/repositories")
-        expect(page.get_by_role("heading", name="Certificate Application Repositories")).to_be_visible()
+        page.goto(path)
+        expect(page.locator("main h1")).to_be_visible()
         width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, f"the page scrolls sideways on a phone ({width}px wide)"
-        _shot(page, "repositories-narrow.png")
+        assert width <= 390, f"{path} scrolls sideways on a phone ({width}px wide)"
+        if path == "/console/repositories":
+            _shot(page, "repositories-narrow.png")
     finally:
         page.close()

@@ -20,6 +20,7 @@ from certrepo.domain.enums import DataSource, QuotaPool
 from certrepo.domain.errors import CertrepoError
 from certrepo.services.quota import get_quota
 
+from .fields import fields_for_error
 from .forms import DATA_SOURCE_LABELS
 
 if TYPE_CHECKING:
@@ -135,17 +136,15 @@ def render_fragment(
 
 
 def _error_slot(request: Request, error: CertrepoError | None) -> str:
-    """Where htmx puts the message: next to the field the error names (``details.field``, else a detail
-    key such as ``ca_id`` that is also a field), else under the form that was sent, else the page's
-    message area. A comma list resolves to the first match in document order: every form places its
-    field slots before its own slot, and #flash is last in <body>; slots a form lacks match nothing."""
+    """Where htmx puts the message: next to the field the error names (``details.field``, or the one the
+    form's rules in fields.py find, else a detail key such as ``ca_id`` that is also a field), else
+    under the form that was sent, else the page's message area. A comma list resolves to the first
+    match in document order: every form places its field slots before its own slot, and #flash is last
+    in <body>; slots a form lacks match nothing."""
     trigger = request.headers.get("HX-Trigger", "")
     if not _ID.match(trigger):
         return "#flash"
-    details = error.details if error else {}
-    named = details.get("field")
-    fields = [named] if isinstance(named, str) else []
-    fields += [key for key in details if key != "field"]
+    fields = fields_for_error(request, error) if error else []
     slots = [f"#{trigger}-{field}-error" for field in fields if _ID.match(field)]
     return ", ".join([*slots, f"#{trigger}-error", "#flash"])
 

@@ -32,13 +32,16 @@ from .forms import (
     page_number,
 )
 from .rendering import render_fragment, render_page
-from .web import ConsoleContext, ConsoleRoute, is_htmx, redirect, signed_in
+from .tryout import tryout_panel
+from .web import ConsoleContext, ConsoleRoute, is_htmx, redirect, render_dialog, signed_in
 
-__all__ = ["router"]
+__all__ = ["repository_view", "router"]
 
 router = APIRouter(route_class=ConsoleRoute)
 
 PAGE_SIZE = 20
+_UPLOADABLE = (DataSource.UPLOADED, DataSource.UPLOADED_CA, DataSource.COMPLIANT)
+_ISSUING = (DataSource.PRIVATE, DataSource.COMPLIANT)
 _DETAIL_PATH = re.compile(r"^/console/repositories/(\d+)$")
 
 
@@ -85,7 +88,7 @@ async def _choices(ctx: ConsoleContext, repository_id: int | None = None) -> dic
 
 
 async def _detail_values(
-    ctx: ConsoleContext, repository: Repository, query: FormValues | None = None
+    ctx: ConsoleContext, repository: Repository, query: FormValues | None = None, *, tryout: str | None = None
 ) -> dict[str, Any]:
     """The repository, its CA and trust repository, and a page of its certificates."""
     query = query if query is not None else {}
@@ -123,7 +126,54 @@ async def _detail_values(
         "pages": max(1, -(-listed.total // PAGE_SIZE)),
         "now": ctx.services.clock(),
         "certificate_statuses": list(CertificateStatus),
+        **await _tools(ctx, repository, tryout),
+        # What a change just produced, shown once above the list (set by repository_view's callers).
+        "issued": None,
+        "warnings": (),
+        "verify_result": None,
+        "tryout_result": None,
     }
+
+
+async def _tools(ctx: ConsoleContext, repository: Repository, tryout: str | None) -> dict[str, Any]:
+    """Which of upload, issue, verify-chain, CA bundle and the key-use try-out this repository offers
+    to this user (the services decide again when used)."""
+    source, enabled, manage = repository.data_source, repository.is_enabled, ctx.can("manage")
+    holds_cas = enabled and source in (DataSource.UPLOADED_CA, DataSource.PRIVATE)
+    uses_keys = enabled and ctx.can("use_keys") and source is not DataSource.UPLOADED_CA
+    return {
+        "can_upload": manage and enabled and source in _UPLOADABLE,
+        "can_issue": manage and enabled and source in _ISSUING and repository.ca_id is not None,
+        "can_verify": holds_cas,
+        "tryout": await tryout_panel(ctx, repository, selected=tryout) if uses_keys else None,
+    }
+
+
+async def repository_view(
+    ctx: ConsoleContext,
+    repository_id: int,
+    *,
+    notice: str | None = None,
+    tryout: str | None = None,
+    **shown: Any,
+) -> Response:
+    """The repository page after a change or a try-out, with what it produced (``shown``) and the
+    try-out's certificate preselected: the #main fragment for htmx (keeping the search and page the
+    person is on), else the whole page."""
+    repository = await service.get_repository(ctx.services, ctx.call, repository_id)
+    query: FormValues = {}
+    current = urlsplit(ctx.request.headers.get("HX-Current-URL", ""))
+    if current.path == f"/console/repositories/{repository_id}":
+        query = QueryParams(parse_qsl(current.query))
+    values = {**await _detail_values(ctx, repository, query, tryout=tryout), **shown}
+    if is_htmx(ctx.request):
+        response = render_fragment(
+            ctx.request, "repository/_main.html", ctx=ctx, csrf_token=ctx.csrf_token, notice=notice, **values
+        )
+        if current.path != f"/console/repositories/{repository_id}":
+            response.headers["HX-Replace-Url"] = f"/console/repositories/{repository_id}"
+        return response
+    return await render_page(ctx, "repository/page.html", active="repositories", notice=notice, **values)
 
 
 @router.get("/repositories")
@@ -137,12 +187,7 @@ async def repositories_page(request: Request) -> Response:
 
 
 async def _dialog(ctx: ConsoleContext, fragment: str, title: str, **values: Any) -> Response:
-    """A dialog's content for htmx, or the same form as a page of its own without JavaScript."""
-    if is_htmx(ctx.request):
-        return render_fragment(ctx.request, fragment, ctx=ctx, csrf_token=ctx.csrf_token, **values)
-    return await render_page(
-        ctx, "dialog_page.html", active="repositories", fragment=fragment, page_title=title, **values
-    )
+    return await render_dialog(ctx, fragment, title, active="repositories", **values)
 
 
 @router.get("/repositories/new")
@@ -157,9 +202,12 @@ async def repository_page(request: Request, repository_id: int) -> Response:
     """One repository: its details and certificates."""
     ctx = await signed_in(request)
     repository = await service.get_repository(ctx.services, ctx.call, repository_id)
-    values = await _detail_values(ctx, repository, request.query_params)
+    query = request.query_params
+    values = await _detail_values(ctx, repository, query, tryout=query.get("tryout"))
     if is_htmx(request):
-        return render_fragment(request, "repository/_main.html", ctx=ctx, notice=None, **values)
+        return render_fragment(
+            request, "repository/_main.html", ctx=ctx, csrf_token=ctx.csrf_token, notice=None, **values
+        )
     return await render_page(ctx, "repository/page.html", active="repositories", notice=None, **values)
 
 
@@ -213,7 +261,9 @@ async def _after_change(ctx: ConsoleContext, notice: str, *, gone_id: int | None
     if detail and int(detail.group(1)) != gone_id:
         repository = await service.get_repository(ctx.services, ctx.call, int(detail.group(1)))
         values = await _detail_values(ctx, repository, QueryParams(parse_qsl(current.query)))
-        return render_fragment(ctx.request, "repository/_main.html", ctx=ctx, notice=notice, **values)
+        return render_fragment(
+            ctx.request, "repository/_main.html", ctx=ctx, csrf_token=ctx.csrf_token, notice=notice, **values
+        )
     query: FormValues = (
         QueryParams(parse_qsl(current.query)) if current.path == "/console/repositories" else {}
     )

@@ -14,7 +14,15 @@ from starlette.responses import RedirectResponse, Response
 from certrepo.domain.errors import AuthFailure, NotFound
 from certrepo.services.auth import authenticate_password
 
-from . import account_routes, repository_routes
+from . import (
+    account_routes,
+    ca_routes,
+    certificate_routes,
+    expiring_routes,
+    intake_routes,
+    repository_routes,
+    tryout_routes,
+)
 from .csrf import csrf_token_for
 from .rendering import build_templates, render_fragment
 from .session import (
@@ -128,5 +136,16 @@ def install_console(app: FastAPI) -> None:
     app.state.console_templates = build_templates()
     app.mount("/console/static", StaticFiles(directory=_STATIC), name="console-static")
     app.include_router(root)
-    for part in (router, repository_routes.router, account_routes.router, fallback):
+    parts = (
+        router,
+        repository_routes.router,
+        intake_routes.router,
+        tryout_routes.router,
+        certificate_routes.router,
+        ca_routes.router,
+        expiring_routes.router,
+        account_routes.router,
+        fallback,
+    )
+    for part in parts:
         app.include_router(part, prefix="/console", include_in_schema=False)

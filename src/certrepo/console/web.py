@@ -26,7 +26,7 @@ from certrepo.services.auth import principal_for_user
 from certrepo.services.context import Call, Services
 
 from .csrf import UNSAFE_METHODS, csrf_token_for, is_valid_csrf_token, submitted_csrf_token
-from .rendering import render_error, render_refusal
+from .rendering import render_error, render_fragment, render_page, render_refusal
 from .session import Session, clear_session_cookie, decode_session, session_cookie, session_key
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "ConsoleRoute",
     "is_htmx",
     "redirect",
+    "render_dialog",
     "safe_next",
     "services_of",
     "signed_in",
@@ -104,6 +105,18 @@ def is_htmx(request: Request) -> bool:
 def redirect(url: str) -> Response:
     """After a plain form post (post/redirect/get), or a full-page move for htmx."""
     return RedirectResponse(url, status_code=303)
+
+
+async def render_dialog(
+    ctx: ConsoleContext, fragment: str, title: str, *, active: str, **values: Any
+) -> Response:
+    """A dialog's content for htmx (shown in the page's <dialog>), or the same form as a page of its own
+    when JavaScript is off."""
+    if is_htmx(ctx.request):
+        return render_fragment(ctx.request, fragment, ctx=ctx, csrf_token=ctx.csrf_token, **values)
+    return await render_page(
+        ctx, "dialog_page.html", active=active, fragment=fragment, page_title=title, **values
+    )
 
 
 def safe_next(url: str | None) -> str:
@@ -193,6 +206,8 @@ class ConsoleRoute(APIRoute):
                 response = await handler(request)
             except Exception as exc:  # noqa: BLE001 — rendered, and logged when it is a fault
                 response = await _render_exception(request, exc)
+            finally:
+                await request.close()  # uploaded files of a multipart form are spooled to disk
             response.headers.update(_SECURITY_HEADERS)
             return response
 

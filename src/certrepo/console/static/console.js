@@ -97,17 +97,60 @@
     }
   });
 
-  // --- copy a secret that is shown once -----------------------------------------------------------
+  // --- copy or save what is shown once (secrets, keys, results) ---------------------------------------
+
+  function shownText(id) {
+    var source = document.getElementById(id);
+    if (!source) return null;
+    return (source.value !== undefined ? source.value : source.textContent).trim();
+  }
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy]");
     if (!button) return;
-    var source = document.getElementById(button.getAttribute("data-copy"));
-    if (source && navigator.clipboard) {
-      navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+    var text = shownText(button.getAttribute("data-copy"));
+    if (text !== null && navigator.clipboard) {
+      navigator.clipboard.writeText(text).then(function () {
         button.textContent = "Copied";
       });
     }
+  });
+
+  // data-download="<id of the text>" data-filename="…" [data-base64]: save the text (or the bytes the
+  // base64 stands for, e.g. a PKCS#12 file) as a file, without sending it to the server again.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-download]");
+    if (!button) return;
+    var text = shownText(button.getAttribute("data-download"));
+    if (text === null) return;
+    var data = text + "\n";
+    if (button.hasAttribute("data-base64")) {
+      var binary = atob(text.replace(/\s+/g, ""));
+      data = new Uint8Array(binary.length);
+      for (var i = 0; i < binary.length; i++) data[i] = binary.charCodeAt(i);
+    }
+    var url = URL.createObjectURL(new Blob([data], { type: "application/octet-stream" }));
+    var link = document.createElement("a");
+    link.href = url;
+    link.download = button.getAttribute("data-filename") || "download";
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+  });
+
+  // --- repeatable rows (SANs): data-add-row="<template id>" data-rows="<container id>" ----------------
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-add-row]");
+    if (!button) return;
+    var template = document.getElementById(button.getAttribute("data-add-row"));
+    var rows = document.getElementById(button.getAttribute("data-rows"));
+    if (!template || !rows) return;
+    var row = template.content.firstElementChild.cloneNode(true);
+    rows.appendChild(row);
+    var input = row.querySelector("input");
+    if (input) input.focus();
   });
 
   // --- failures htmx cannot place -----------------------------------------------------------------
@@ -141,7 +184,9 @@
   document.addEventListener("htmx:beforeRequest", function (event) {
     var form = event.detail.elt;
     if (form && form.querySelectorAll) {
-      form.querySelectorAll(".field-error, .form-error").forEach(function (slot) { slot.replaceChildren(); });
+      form.querySelectorAll(".field-error, .form-error, .tool-result").forEach(function (slot) {
+        slot.replaceChildren();
+      });
     }
     var box = document.getElementById("flash");
     if (box) box.replaceChildren();
