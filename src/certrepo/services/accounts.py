@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import unicodedata
 from dataclasses import dataclass, replace
 
 from certrepo.domain.access import Permission, Principal
@@ -19,7 +20,7 @@ from certrepo.domain.ids import new_access_key_id
 from certrepo.domain.secrets import Secret
 
 from .audit import event_for
-from .auth import ACCESS_KEY_PURPOSE, forget_secret, hash_password
+from .auth import ACCESS_KEY_PURPOSE, hash_password
 from .context import Call, Services
 from .ports import UnitOfWork
 
@@ -68,7 +69,9 @@ async def _add_access_key(
     now = services.clock()
     secret = _random_secret(services)
     secret_id = await uow.key_material.add(
-        services.keystore.seal(secret.reveal(), purpose=ACCESS_KEY_PURPOSE), purpose=ACCESS_KEY_PURPOSE, now=now
+        services.keystore.seal(secret.reveal(), purpose=ACCESS_KEY_PURPOSE),
+        purpose=ACCESS_KEY_PURPOSE,
+        now=now,
     )
     key = await uow.access_keys.add(
         key_id=new_access_key_id(services.random_bytes),
@@ -84,6 +87,7 @@ async def _add_account_with_admin(
     services: Services, uow: UnitOfWork, *, account_name: str, admin_name: str, is_system_admin: bool
 ) -> Bootstrap:
     now = services.clock()
+    admin_name = validate_user_name(admin_name)  # before any lookup: bad input never reaches the database
     if await uow.accounts.get_by_name(account_name) is not None:
         raise StateConflict(f"account {account_name!r} already exists", details={"field": "name"})
     if await uow.users.get_by_name(admin_name) is not None:
@@ -92,7 +96,7 @@ async def _add_account_with_admin(
     password = _random_secret(services, 18)
     admin = await uow.users.add(
         account_id=account.id,
-        name=validate_user_name(admin_name),
+        name=admin_name,
         role=Role.ADMIN,
         password_hash=hash_password(password.reveal().decode()),
         is_system_admin=is_system_admin,
@@ -121,8 +125,10 @@ async def create_account(services: Services, call: Call, *, name: str, admin_nam
     """A new tenant with its first admin; only the system admin may. Raises PermissionDenied."""
     if not call.principal.is_system_admin:
         raise PermissionDenied("only the system admin may create accounts")
-    if not name.strip() or len(name) > 128:
-        raise InvalidInput("account name must be 1-128 characters", details={"field": "name"})
+    if not name.strip() or len(name) > 128 or any(unicodedata.category(c) == "Cc" for c in name):
+        raise InvalidInput(
+            "account name must be 1-128 characters without control characters", details={"field": "name"}
+        )
     async with services.uow() as uow:
         result = await _add_account_with_admin(
             services, uow, account_name=name.strip(), admin_name=admin_name, is_system_admin=False
@@ -137,7 +143,7 @@ async def create_account(services: Services, call: Call, *, name: str, admin_nam
 async def list_accounts(services: Services, call: Call) -> list[Account]:
     if not call.principal.is_system_admin:
         raise PermissionDenied("only the system admin may list accounts")
-    async with services.uow() as uow:
+    async with services.uow(read_only=True) as uow:
         return await uow.accounts.list()
 
 
@@ -148,19 +154,18 @@ async def _user_of_account(uow: UnitOfWork, principal: Principal, user_id: int) 
     return user
 
 
-async def create_user(
-    services: Services, call: Call, *, name: str, role: Role, password: str | None
-) -> User:
+async def create_user(services: Services, call: Call, *, name: str, role: Role, password: str | None) -> User:
     """Add a user to the caller's account (admin). Raises InvalidInput, StateConflict."""
     call.principal.require(Permission.ADMINISTER)
     if password is not None and len(password) < 12:
         raise InvalidInput("password must be at least 12 characters", details={"field": "password"})
+    name = validate_user_name(name)  # before the lookup: bad input never reaches the database
     async with services.uow() as uow:
         if await uow.users.get_by_name(name) is not None:
             raise StateConflict(f"user name {name!r} is taken", details={"field": "name"})
         user = await uow.users.add(
             account_id=call.principal.account_id,
-            name=validate_user_name(name),
+            name=name,
             role=role,
             password_hash=hash_password(password) if password else None,
             is_system_admin=False,
@@ -175,7 +180,7 @@ async def create_user(
 
 async def list_users(services: Services, call: Call) -> list[User]:
     call.principal.require(Permission.ADMINISTER)
-    async with services.uow() as uow:
+    async with services.uow(read_only=True) as uow:
         return await uow.users.list(call.principal.account_id)
 
 
@@ -197,7 +202,11 @@ async def update_user(
         )
         await uow.users.update(changed)
         await uow.audit.append(
-            [event_for(services, call, "user.update", details={"user_id": user.id, "role": changed.role.value})]
+            [
+                event_for(
+                    services, call, "user.update", details={"user_id": user.id, "role": changed.role.value}
+                )
+            ]
         )
         await uow.commit()
     return changed
@@ -230,7 +239,11 @@ async def grant_repository(services: Services, call: Call, user_id: int, reposit
             )
         await uow.users.grant(user.id, repository_id, now=services.clock())
         await uow.audit.append(
-            [event_for(services, call, "grant.add", repository_id=repository_id, details={"user_id": user.id})]
+            [
+                event_for(
+                    services, call, "grant.add", repository_id=repository_id, details={"user_id": user.id}
+                )
+            ]
         )
         await uow.commit()
 
@@ -242,7 +255,11 @@ async def revoke_grant(services: Services, call: Call, user_id: int, repository_
         if not await uow.users.revoke_grant(user.id, repository_id):
             raise NotFound(f"user {user.name} holds no grant on repository {repository_id}")
         await uow.audit.append(
-            [event_for(services, call, "grant.remove", repository_id=repository_id, details={"user_id": user.id})]
+            [
+                event_for(
+                    services, call, "grant.remove", repository_id=repository_id, details={"user_id": user.id}
+                )
+            ]
         )
         await uow.commit()
 
@@ -267,7 +284,7 @@ async def create_access_key(
 async def list_access_keys(services: Services, call: Call) -> list[tuple[AccessKey, str]]:
     """Own keys; an admin sees every key of the account."""
     only_user = None if call.principal.can(Permission.ADMINISTER) else call.principal.user_id
-    async with services.uow() as uow:
+    async with services.uow(read_only=True) as uow:
         return await uow.access_keys.list(account_id=call.principal.account_id, user_id=only_user)
 
 
@@ -288,4 +305,3 @@ async def revoke_access_key(services: Services, call: Call, access_key_id: str) 
             [event_for(services, call, "access_key.revoke", details={"access_key_id": access_key_id})]
         )
         await uow.commit()
-    forget_secret(access_key_id)

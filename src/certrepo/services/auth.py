@@ -141,5 +141,3 @@ def _hasher_dummy_verify(password: str) -> None:
         _hasher.verify(_dummy_hash(), password)
     except VerificationError:
         pass
-
-

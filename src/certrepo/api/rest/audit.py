@@ -2,23 +2,48 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime, BeforeValidator
 
 from certrepo.domain.access import Permission
 from certrepo.domain.enums import QuotaPool
+from certrepo.domain.errors import InvalidInput
 from certrepo.services import audit as audit_service
 from certrepo.services import quota as quota_service
 
 from .deps import CallDep, PageDep, ServicesDep
 from .errors import error_responses
-from .schemas import AuditEventOut, ChainReportOut, ListOf, PoolOut, QuotaIn, QuotaOut
+from .schemas import NO_CONTROL_CHARACTERS, AuditEventOut, ChainReportOut, ListOf, PoolOut, QuotaIn, QuotaOut
 
 router = APIRouter(tags=["audit and quota"])
+
+
+_RFC3339_START = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _rfc3339_only(value: object) -> object:
+    """The document promises an RFC 3339 date-time; pydantic alone would also read "-375" as Unix time."""
+    if isinstance(value, str) and not _RFC3339_START.match(value):
+        raise ValueError("expected an RFC 3339 date-time with an offset, such as 2024-01-01T00:00:00Z")
+    return value
+
+
+def _in_utc(since: datetime | None) -> datetime | None:
+    """The filter in UTC; an offset that pushes it outside years 1-9999 is bad input, not an overflow."""
+    if since is None:
+        return None
+    try:
+        return since.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(
+            f"since {since.isoformat()} is outside the years 1-9999 in UTC", details={"field": "since"}
+        ) from None
 
 
 @router.get("/v1/audit-events", responses=error_responses(403))
@@ -26,13 +51,15 @@ async def list_audit_events(
     services: ServicesDep,
     call: CallDep,
     page: PageDep,
-    since: datetime | None = None,
+    since: Annotated[
+        AwareDatetime | None, BeforeValidator(_rfc3339_only), Query(description="RFC 3339 with an offset")
+    ] = None,
     repository_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(max_length=64, pattern=NO_CONTROL_CHARACTERS)] = None,
 ) -> ListOf[AuditEventOut]:
     """Audit events of the account, newest first (auditor, admin)."""
     result = await audit_service.list_events(
-        services, call, page=page, since=since, repository_id=repository_id, action=action
+        services, call, page=page, since=_in_utc(since), repository_id=repository_id, action=action
     )
     return ListOf.of(result, [AuditEventOut.of(e) for e in result.items])
 
@@ -85,5 +112,3 @@ async def set_quota(body: QuotaIn, services: ServicesDep, call: CallDep) -> Quot
     if body.contract is not None:
         totals[QuotaPool.CONTRACT] = body.contract.total
     return _quota_out(await quota_service.set_quota(services, call, totals))
-
-

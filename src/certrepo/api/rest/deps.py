@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 
 from certrepo.api.common.auth import authenticate_authorization_header
 from certrepo.api.common.requests import request_id_of
 from certrepo.domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from certrepo.services.context import Call, Services
 
-__all__ = ["CallDep", "PageDep", "ServicesDep"]
+__all__ = ["AccessKeyIdPath", "CallDep", "IdPath", "PageDep", "ServicesDep"]
 
 
 def _services(request: Request) -> Services:
@@ -34,3 +34,6 @@ def _page(
 ServicesDep = Annotated[Services, Depends(_services)]
 CallDep = Annotated[Call, Depends(_call)]
 PageDep = Annotated[Page, Depends(_page)]
+# Ids are 64-bit columns: a larger number is bad input (400), never a driver overflow (500).
+IdPath = Annotated[int, Path(ge=1, le=2**62)]
+AccessKeyIdPath = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9]+$")]

@@ -86,8 +86,40 @@ async def _server_fault(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _declare_validation_errors_as_sent(app: FastAPI) -> None:
+    """FastAPI documents a 422 on every operation with inputs; ``_validation_error`` answers 400 with the
+    error body instead. Rewrite the document so that it declares what is really sent."""
+    from .schemas import ErrorBody
+
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        components = document.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault(
+            "ErrorBody", ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        )
+        bad_input = {
+            "description": _STATUS_TEXT[400],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        }
+        for item in document.get("paths", {}).values():
+            for operation in item.values():
+                responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
+                if responses.pop("422", None) is not None:
+                    responses.setdefault("400", bad_input)
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CertrepoError, _product_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _server_fault)
+    _declare_validation_errors_as_sent(app)

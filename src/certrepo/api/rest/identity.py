@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from certrepo.services import accounts as service
 
-from .deps import CallDep, ServicesDep
+from .deps import AccessKeyIdPath, CallDep, IdPath, ServicesDep
 from .errors import error_responses
 from .schemas import (
     AccessKeyCreate,
@@ -37,21 +37,23 @@ async def list_users(services: ServicesDep, call: CallDep) -> list[UserOut]:
 
 
 @router.patch("/v1/users/{user_id}", responses=error_responses(403, 404, 409))
-async def update_user(user_id: int, body: UserUpdate, services: ServicesDep, call: CallDep) -> UserOut:
+async def update_user(user_id: IdPath, body: UserUpdate, services: ServicesDep, call: CallDep) -> UserOut:
     """Change a user's role or password (admin)."""
     user = await service.update_user(services, call, user_id, role=body.role, password=body.password)
     return UserOut.of(user)
 
 
 @router.delete("/v1/users/{user_id}", status_code=204, responses=error_responses(403, 404, 409))
-async def delete_user(user_id: int, services: ServicesDep, call: CallDep) -> Response:
+async def delete_user(user_id: IdPath, services: ServicesDep, call: CallDep) -> Response:
     """Delete a user and its access keys (admin)."""
     await service.delete_user(services, call, user_id)
     return Response(status_code=204)
 
 
-@router.put("/v1/users/{user_id}/grants/{repository_id}", status_code=204, responses=error_responses(403, 404))
-async def grant(user_id: int, repository_id: int, services: ServicesDep, call: CallDep) -> Response:
+@router.put(
+    "/v1/users/{user_id}/grants/{repository_id}", status_code=204, responses=error_responses(403, 404)
+)
+async def grant(user_id: IdPath, repository_id: IdPath, services: ServicesDep, call: CallDep) -> Response:
     """Let a signer use the keys of a repository (admin)."""
     await service.grant_repository(services, call, user_id, repository_id)
     return Response(status_code=204)
@@ -60,7 +62,9 @@ async def grant(user_id: int, repository_id: int, services: ServicesDep, call: C
 @router.delete(
     "/v1/users/{user_id}/grants/{repository_id}", status_code=204, responses=error_responses(403, 404)
 )
-async def revoke_grant(user_id: int, repository_id: int, services: ServicesDep, call: CallDep) -> Response:
+async def revoke_grant(
+    user_id: IdPath, repository_id: IdPath, services: ServicesDep, call: CallDep
+) -> Response:
     """Withdraw a signer's grant (admin)."""
     await service.revoke_grant(services, call, user_id, repository_id)
     return Response(status_code=204)
@@ -69,7 +73,9 @@ async def revoke_grant(user_id: int, repository_id: int, services: ServicesDep, 
 @router.post("/v1/access-keys", status_code=201, responses=error_responses(403, 404))
 async def create_access_key(body: AccessKeyCreate, services: ServicesDep, call: CallDep) -> AccessKeyCreated:
     """A new access key; the secret is in this answer only."""
-    created = await service.create_access_key(services, call, user_id=body.user_id, description=body.description)
+    created = await service.create_access_key(
+        services, call, user_id=body.user_id, description=body.description
+    )
     shown = AccessKeyOut.of(created.key, created.user_name)
     return AccessKeyCreated(**shown.model_dump(), secret=created.secret.reveal().decode())
 
@@ -81,7 +87,7 @@ async def list_access_keys(services: ServicesDep, call: CallDep) -> list[AccessK
 
 
 @router.delete("/v1/access-keys/{access_key_id}", status_code=204, responses=error_responses(403, 404, 409))
-async def revoke_access_key(access_key_id: str, services: ServicesDep, call: CallDep) -> Response:
+async def revoke_access_key(access_key_id: AccessKeyIdPath, services: ServicesDep, call: CallDep) -> Response:
     """Revoke a key; its secret is destroyed."""
     await service.revoke_access_key(services, call, access_key_id)
     return Response(status_code=204)

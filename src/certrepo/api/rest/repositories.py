@@ -10,9 +10,10 @@ from certrepo.domain.enums import DataSource, RepositoryStatus
 from certrepo.domain.repository import Binding
 from certrepo.services import repositories as service
 
-from .deps import CallDep, PageDep, ServicesDep
+from .deps import CallDep, IdPath, PageDep, ServicesDep
 from .errors import error_responses
 from .schemas import (
+    NO_CONTROL_CHARACTERS,
     ListOf,
     RepositoryCreate,
     RepositoryEnable,
@@ -37,7 +38,7 @@ async def list_repositories(
     services: ServicesDep,
     call: CallDep,
     page: PageDep,
-    name: Annotated[str | None, Query(max_length=64)] = None,
+    name: Annotated[str | None, Query(max_length=64, pattern=NO_CONTROL_CHARACTERS)] = None,
     data_source: DataSource | None = None,
     status: RepositoryStatus | None = None,
 ) -> ListOf[RepositoryOut]:
@@ -47,16 +48,15 @@ async def list_repositories(
     return ListOf.of(result, [RepositoryOut.of(r) for r in result.items])
 
 
-
 @router.get("/{repository_id}", responses=error_responses(403, 404))
-async def get_repository(repository_id: int, services: ServicesDep, call: CallDep) -> RepositoryOut:
+async def get_repository(repository_id: IdPath, services: ServicesDep, call: CallDep) -> RepositoryOut:
     """One repository."""
     return RepositoryOut.of(await service.get_repository(services, call, repository_id))
 
 
 @router.patch("/{repository_id}", responses=error_responses(403, 404))
 async def rename_repository(
-    repository_id: int, body: RepositoryRename, services: ServicesDep, call: CallDep
+    repository_id: IdPath, body: RepositoryRename, services: ServicesDep, call: CallDep
 ) -> RepositoryOut:
     """Rename (any status): 1-64 characters after trimming, no control characters."""
     return RepositoryOut.of(await service.rename_repository(services, call, repository_id, body.name))
@@ -64,7 +64,7 @@ async def rename_repository(
 
 @router.post("/{repository_id}/reset", responses=error_responses(403, 404, 409))
 async def reset_repository(
-    repository_id: int, body: RepositoryReset, services: ServicesDep, call: CallDep
+    repository_id: IdPath, body: RepositoryReset, services: ServicesDep, call: CallDep
 ) -> RepositoryOut:
     """Irreversible reset: removes every certificate, destroys their keys, releases the CA."""
     reset = await service.reset_repository(
@@ -75,7 +75,7 @@ async def reset_repository(
 
 @router.post("/{repository_id}/enable", responses=error_responses(403, 404, 409))
 async def enable_repository(
-    repository_id: int, body: RepositoryEnable, services: ServicesDep, call: CallDep
+    repository_id: IdPath, body: RepositoryEnable, services: ServicesDep, call: CallDep
 ) -> RepositoryOut:
     """Enable a reset repository with a data source."""
     binding = Binding(body.data_source, body.ca_id, body.trust_repository_id)
@@ -83,7 +83,7 @@ async def enable_repository(
 
 
 @router.delete("/{repository_id}", status_code=204, responses=error_responses(403, 404, 409))
-async def delete_repository(repository_id: int, services: ServicesDep, call: CallDep) -> Response:
+async def delete_repository(repository_id: IdPath, services: ServicesDep, call: CallDep) -> Response:
     """Delete a reset repository."""
     await service.delete_repository(services, call, repository_id)
     return Response(status_code=204)

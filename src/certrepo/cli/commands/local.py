@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from certrepo.app import build_services, prepare_storage
-from certrepo.config import Settings
-from certrepo.services.accounts import bootstrap
-from certrepo.services.keys import rotate_master_key
-
 from ..client import ClientConfig, write_client_config
 from ..output import State, console, emit
+
+if TYPE_CHECKING:
+    from certrepo.config import Settings
+
+# The server stack (certrepo.app: FastAPI, SQLAlchemy, cryptography) is imported inside the commands that
+# act on the data dir: every `certrepo` run imports this module, and REST-client commands should not wait
+# for it.
 
 __all__ = ["init", "keys_app", "serve"]
 
@@ -23,6 +25,8 @@ DataDir = Annotated[Path | None, typer.Option("--data-dir", help="data directory
 
 
 def _settings(data_dir: Path | None, **overrides: object) -> Settings:
+    from certrepo.config import Settings
+
     values = {k: v for k, v in overrides.items() if v is not None}
     if data_dir is not None:
         values["data_dir"] = data_dir
@@ -34,6 +38,9 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 
 def init(data_dir: DataDir = None, admin_name: str = "admin", json_output: JsonFlag = False) -> None:
     """Create the data dir, database, master key, first account, admin and access key (once)."""
+    from certrepo.app import build_services, prepare_storage
+    from certrepo.services.accounts import bootstrap
+
     State.json = State.json or json_output
     settings = _settings(data_dir)
     prepare_storage(settings, create_master_key=True)
@@ -49,8 +56,11 @@ def init(data_dir: DataDir = None, admin_name: str = "admin", json_output: JsonF
     console_url = f"{settings.base_url}/console"
     if result is None:
         emit(
-            {"initialized": False, "message": f"{settings.data_dir} is already initialised; nothing changed",
-             "url": settings.base_url},
+            {
+                "initialized": False,
+                "message": f"{settings.data_dir} is already initialised; nothing changed",
+                "url": settings.base_url,
+            },
             human=lambda d: console.print(d["message"]),
         )
         return
@@ -90,6 +100,8 @@ def serve(
     """Serve the API, console and probes."""
     import uvicorn
 
+    from certrepo.app import prepare_storage
+
     settings = _settings(data_dir, host=host, port=port, workers=workers)
     prepare_storage(settings)
     # Worker processes build their own app from the environment: hand the resolved settings down.
@@ -120,6 +132,9 @@ keys_app = typer.Typer(help="Key protection.", no_args_is_help=True)
 @keys_app.command("rotate-master")
 def rotate_master(data_dir: DataDir = None) -> None:
     """Add a master key version and rewrap every data key; running servers keep working."""
+    from certrepo.app import build_services
+    from certrepo.services.keys import rotate_master_key
+
     settings = _settings(data_dir)
     services, keystore = build_services(settings)
 
@@ -131,6 +146,8 @@ def rotate_master(data_dir: DataDir = None) -> None:
 
     report = asyncio.run(run())
     emit(
-        report.__dict__,  # type: ignore[attr-defined]
-        human=lambda d: console.print(f"master key version {d['new_version']}; {d['rewrapped']} data keys rewrapped"),
+        report.__dict__,
+        human=lambda d: console.print(
+            f"master key version {d['new_version']}; {d['rewrapped']} data keys rewrapped"
+        ),
     )

@@ -6,10 +6,13 @@ from typing import Annotated, Any
 
 import typer
 
+from ..client import ApiError
 from ..output import console, emit, emit_table, reporting_errors
 from ._common import client
 
-app = typer.Typer(help="Repositories: create, list, show, rename, reset, enable, delete.", no_args_is_help=True)
+app = typer.Typer(
+    help="Repositories: create, list, show, rename, reset, enable, delete.", no_args_is_help=True
+)
 
 _COLUMNS = ["id", "instance_id", "name", "data_source", "status", "certificate_count", "created_at"]
 
@@ -21,14 +24,24 @@ def _show(repository: dict[str, Any]) -> None:
 
 @app.command("create")
 def create(
-    data_source: Annotated[str, typer.Option("--data-source", "-s", help="uploaded, uploaded_ca, private, compliant")],
+    data_source: Annotated[
+        str, typer.Option("--data-source", "-s", help="uploaded, uploaded_ca, private, compliant")
+    ],
     name: Annotated[str | None, typer.Option(help="defaults to the instance id")] = None,
     ca_id: Annotated[int | None, typer.Option(help="intermediate CA (private, compliant)")] = None,
-    trust_repository_id: Annotated[int | None, typer.Option(help="uploaded_ca trust store (compliant)")] = None,
+    trust_repository_id: Annotated[
+        int | None, typer.Option(help="uploaded_ca trust store (compliant)")
+    ] = None,
     qps: Annotated[int | None, typer.Option(help="per-repository rate limit")] = None,
 ) -> None:
     """Create a repository."""
-    body = {"name": name, "data_source": data_source, "ca_id": ca_id, "trust_repository_id": trust_repository_id, "qps": qps}
+    body = {
+        "name": name,
+        "data_source": data_source,
+        "ca_id": ca_id,
+        "trust_repository_id": trust_repository_id,
+        "qps": qps,
+    }
     with reporting_errors():
         emit(client().post("/v1/repositories", {k: v for k, v in body.items() if v is not None}), human=_show)
 
@@ -44,7 +57,12 @@ def list_(
     """List repositories."""
     with reporting_errors():
         result = client().get(
-            "/v1/repositories", name=name, data_source=data_source, status=status, page=page, page_size=page_size
+            "/v1/repositories",
+            name=name,
+            data_source=data_source,
+            status=status,
+            page=page,
+            page_size=page_size,
         )
     emit_table(result["items"], _COLUMNS, title=f"{result['total']} repositories")
 
@@ -72,9 +90,17 @@ def reset(
 ) -> None:
     """Reset (irreversible): removes every certificate and destroys their keys."""
     with reporting_errors():
-        result = client().post(
-            f"/v1/repositories/{repository_id}/reset", {"acknowledge_risk": i_understand_the_risks}
-        )
+        try:
+            result = client().post(
+                f"/v1/repositories/{repository_id}/reset", {"acknowledge_risk": i_understand_the_risks}
+            )
+        except ApiError as exc:
+            if exc.code == "ConfirmationRequired":  # the server names its JSON field; say the flag here
+                exc.message = (
+                    "reset is irreversible: it removes every certificate of the repository and destroys "
+                    "their private keys; run again with --i-understand-the-risks to confirm"
+                )
+            raise
     emit(result, human=_show)
 
 
