@@ -147,7 +147,9 @@ async def store_certificate(
             serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
         sealed = services.keystore.seal(der, purpose=PRIVATE_KEY_PURPOSE)
-        key_id = await uow.key_material.add(sealed, purpose=PRIVATE_KEY_PURPOSE, now=certificate.created_at or services.clock())
+        key_id = await uow.key_material.add(
+            sealed, purpose=PRIVATE_KEY_PURPOSE, now=certificate.created_at or services.clock()
+        )
     return await uow.certificates.add(certificate, key_id=key_id)
 
 
@@ -242,9 +244,13 @@ async def _upload_leaf(
 ) -> UploadResult:
     compliant = repository.data_source is DataSource.COMPLIANT
     if compliant and upload.exportable:
-        raise InvalidInput("keys of compliant certificates are never exportable", details={"field": "exportable"})
+        raise InvalidInput(
+            "keys of compliant certificates are never exportable", details={"field": "exportable"}
+        )
     if upload.exportable and key is None:
-        raise InvalidInput("exportable applies to an upload with a private key", details={"field": "exportable"})
+        raise InvalidInput(
+            "exportable applies to an upload with a private key", details={"field": "exportable"}
+        )
     chain = await asyncio.to_thread(order_chain, certs, leaf=_leaf_for(certs, key))
     if key is not None:
         check_key_matches(chain.leaf, key)
@@ -452,7 +458,8 @@ async def export_private_key(
     )
     if format == "pkcs8":
         return KeyExport(
-            "pkcs8", key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+            "pkcs8",
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption),
         )
     cert = load_certificates(certificate.pem)[0]
     chain = load_certificates(certificate.chain_pem) if certificate.chain_pem else []
@@ -531,5 +538,3 @@ async def verify_chain_in_repository(
         hostname=hostname,
         usage=usage,
     )
-
-

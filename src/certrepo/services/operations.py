@@ -97,7 +97,9 @@ def _caches(services: Services) -> _Caches:
     return caches
 
 
-def _x509(services: Services, certificate: Certificate) -> tuple[x509.Certificate, tuple[x509.Certificate, ...]]:
+def _x509(
+    services: Services, certificate: Certificate
+) -> tuple[x509.Certificate, tuple[x509.Certificate, ...]]:
     cache = _caches(services).certificates
     found = cache.get(certificate.identifier)
     if found is None:
@@ -134,9 +136,13 @@ async def _lookup(services: Services, call: Call, ref: CertificateRef) -> tuple[
                 certificate = await uow.certificates.get(ref.identifier)
             else:
                 assert ref.custom_identifier is not None
-                certificate = await uow.certificates.get_by_custom_identifier(account_id, ref.custom_identifier)
+                certificate = await uow.certificates.get_by_custom_identifier(
+                    account_id, ref.custom_identifier
+                )
             repository = (
-                await uow.repositories.get(certificate.repository_id, with_count=False) if certificate else None
+                await uow.repositories.get(certificate.repository_id, with_count=False)
+                if certificate
+                else None
             )
         if certificate is None or repository is None or certificate.account_id != account_id:
             raise _not_found(ref)
@@ -148,17 +154,23 @@ async def _lookup(services: Services, call: Call, ref: CertificateRef) -> tuple[
 
 def _not_found(ref: CertificateRef) -> CertificateNotFound:
     if ref.identifier:
-        return CertificateNotFound(f"certificate {ref.identifier} does not exist", details={"identifier": ref.identifier})
+        return CertificateNotFound(
+            f"certificate {ref.identifier} does not exist", details={"identifier": ref.identifier}
+        )
     return CertificateNotFound(
         f"no certificate has the custom identifier {ref.custom_identifier!r}",
         details={"custom_identifier": ref.custom_identifier},
     )
 
 
-async def _resolve(services: Services, call: Call, ref: CertificateRef, *, needs_private_key: bool) -> _Target:
+async def _resolve(
+    services: Services, call: Call, ref: CertificateRef, *, needs_private_key: bool
+) -> _Target:
     call.principal.require(Permission.USE_KEYS)
     if not ref.identifier and not ref.custom_identifier:
-        raise MissingParameter("name the certificate: identifier or custom_identifier", details={"field": "identifier"})
+        raise MissingParameter(
+            "name the certificate: identifier or custom_identifier", details={"field": "identifier"}
+        )
     certificate, repository = await _lookup(services, call, ref)
     if not call.principal.can_see_repository(certificate.repository_id):
         raise _not_found(ref)  # a signer without a grant learns nothing about the certificate
@@ -194,7 +206,9 @@ def _pool(repository: Repository) -> QuotaPool:
     return QuotaPool.CONTRACT if repository.data_source is DataSource.COMPLIANT else QuotaPool.APP
 
 
-async def _account(services: Services, call: Call, target: _Target, action: str, algorithm: str, **details: object) -> None:
+async def _account(
+    services: Services, call: Call, target: _Target, action: str, algorithm: str, **details: object
+) -> None:
     """Consume one unit of the repository's pool and record the key use; both durable before we answer."""
     event = event_for(
         services,
@@ -208,7 +222,9 @@ async def _account(services: Services, call: Call, target: _Target, action: str,
     await ledger_of(services).record(call.principal.account_id, _pool(target.repository), event)
 
 
-async def _record_failure(services: Services, call: Call, target: _Target, action: str, algorithm: str, error: CertrepoError) -> None:
+async def _record_failure(
+    services: Services, call: Call, target: _Target, action: str, algorithm: str, error: CertrepoError
+) -> None:
     event = event_for(
         services,
         call,
@@ -237,7 +253,9 @@ async def sign(
         decoded = decode_message(message, message_type)
         cert, chain = _x509(services, target.certificate)
         scheme.check_key(public_key_of_certificate(cert))
-        signature = scheme.sign(target.key, decoded, certificate=cert, chain=chain, signing_time=services.clock())
+        signature = scheme.sign(
+            target.key, decoded, certificate=cert, chain=chain, signing_time=services.clock()
+        )
     except CertrepoError as exc:
         await _record_failure(services, call, target, "key.sign", algorithm, exc)
         raise

@@ -26,7 +26,6 @@ async def get_quota(services: Services, call: Call) -> dict[QuotaPool, PoolUsage
     return {pool: PoolUsage(total, used) for pool, (total, used) in pools.items()}
 
 
-
 async def set_quota(
     services: Services, call: Call, totals: dict[QuotaPool, int | None]
 ) -> dict[QuotaPool, PoolUsage]:

@@ -146,9 +146,7 @@ async def rename_repository(services: Services, call: Call, repository_id: int, 
         repository = await load_repository(uow, call, repository_id, for_update=True)
         renamed = repository.renamed(name, now=services.clock())
         stored = await uow.repositories.update(renamed)
-        await uow.audit.append(
-            [event_for(services, call, "repository.rename", repository_id=repository_id)]
-        )
+        await uow.audit.append([event_for(services, call, "repository.rename", repository_id=repository_id)])
         await uow.commit()
     return stored
 
@@ -230,7 +228,5 @@ async def delete_repository(services: Services, call: Call, repository_id: int) 
         repository.ensure_deletable()
         await _ensure_not_trusted(uow, repository)
         await uow.repositories.delete(repository_id)
-        await uow.audit.append(
-            [event_for(services, call, "repository.delete", repository_id=repository_id)]
-        )
+        await uow.audit.append([event_for(services, call, "repository.delete", repository_id=repository_id)])
         await uow.commit()
