@@ -10,7 +10,7 @@ While a flush runs, the next batch gathers: batching costs no added delay when t
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from certrepo.domain.audit import AuditEvent
 from certrepo.domain.enums import QuotaPool
@@ -58,32 +58,45 @@ class KeyUseLedger:
                     raise
 
     async def _flush(self, batch: list[LedgerEntry]) -> None:
-        outcomes: list[BaseException | None] = []
+        outcomes: dict[int, BaseException] = {}
         events: list[AuditEvent] = []
         async with self._services.uow() as uow:
-            for entry in batch:
-                outcome: BaseException | None = None
-                event = entry.event
-                if entry.pool is not None:
+            for (account_id, pool), members in _by_pool(batch).items():
+                # One guarded UPDATE for the whole group in the common case; only when the pool cannot
+                # cover the group does each entry try its own unit, so the pool is never over-consumed
+                # and the earliest callers get the units that are left.
+                try:
+                    await uow.quota.consume(account_id, pool, len(members))
+                    continue
+                except QuotaExhausted:
+                    pass
+                for index in members:
                     try:
-                        await uow.quota.consume(entry.account_id, entry.pool)
+                        await uow.quota.consume(account_id, pool)
                     except QuotaExhausted as exc:
-                        outcome = exc
-                        event = _refused(event, exc.code)
-                outcomes.append(outcome)
-                events.append(event)
+                        outcomes[index] = exc
+            for index, entry in enumerate(batch):
+                refusal = outcomes.get(index)
+                events.append(entry.event if refusal is None else _refused(entry.event, refusal.code))
             await uow.audit.append(events)
             await uow.commit()
-        for entry, outcome in zip(batch, outcomes, strict=True):
-            if outcome is None:
+        for index, entry in enumerate(batch):
+            refusal = outcomes.get(index)
+            if refusal is None:
                 entry.done.set_result(None)
             else:
-                entry.done.set_exception(outcome)
+                entry.done.set_exception(refusal)
+
+
+def _by_pool(batch: list[LedgerEntry]) -> dict[tuple[int, QuotaPool], list[int]]:
+    groups: dict[tuple[int, QuotaPool], list[int]] = {}
+    for index, entry in enumerate(batch):
+        if entry.pool is not None:
+            groups.setdefault((entry.account_id, entry.pool), []).append(index)
+    return groups
 
 
 def _refused(event: AuditEvent, code: str) -> AuditEvent:
-    from dataclasses import replace
-
     return replace(event, outcome="refused", details={**event.details, "error": code})
 
 
