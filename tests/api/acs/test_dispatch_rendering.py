@@ -180,6 +180,24 @@ async def test_a_body_over_the_limit_is_refused_before_anything_else(
     assert response.status_code == 413
 
 
+@pytest.mark.parametrize(
+    ("action", "parameter"),
+    [
+        ("Sign", "SigningAlgorithm"),
+        ("Encrypt", "Algorithm"),
+        ("CreateWHClientCertificate", None),
+        (None, None),
+    ],
+    ids=["sign", "encrypt", "no-such-field", "before-routing"],
+)
+def test_a_domain_field_is_named_as_the_parameter_of_the_action(
+    action: str | None, parameter: str | None
+) -> None:
+    error = InvalidInput("algorithm 'X' is not known", details={"field": "algorithm"})
+    message = _body(render_error(error, request_id="R", host_id="h", action=action))["Message"]
+    assert message == (f"algorithm 'X' is not known (parameter {parameter})" if parameter else error.message)
+
+
 def test_an_invalid_input_with_a_parameter_detail_is_not_renamed() -> None:
     error = InvalidInput("the parameter MaxResults must be at most 500", details={"parameter": "MaxResults"})
     assert _body(render_error(error, request_id="R", host_id="h"))["Message"] == error.message

@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from .conftest import call_action, rpc_error
+from .conftest import call_action
+from .support import create_warehouse
 
 PADDING_BYTES = 96 * 1024
 
@@ -51,16 +52,20 @@ def rsa_4096_chain() -> tuple[str, str]:
     return b"".join(pems).decode(), key_pem.decode()
 
 
-def test_a_4096_bit_rsa_chain_and_key_in_the_query_reach_the_action(
+def test_a_4096_bit_rsa_chain_and_key_in_the_query_are_uploaded(
     admin_client: CasClient, rsa_4096_chain: tuple[str, str]
 ) -> None:
     chain, key = rsa_4096_chain
-    request = models.UploadPCACertRequest(warehouse_id=1, cert=chain, private_key=key, name="big")
-    error = rpc_error(lambda: admin_client.upload_pcacert(request))
-    # The request line (about 12 KB) was read, signed parameters verified, the action reached.
-    # TODO(issue 6): a successful upload once UploadPCACert is built.
-    assert (error.code, error.status_code) == ("UnsupportedOperation", 400)
-    assert "UploadPCACert is not available yet" in error.data["Message"]
+    warehouse = create_warehouse(admin_client)
+    request = models.UploadPCACertRequest(
+        warehouse_id=warehouse.wh_id, cert=chain, private_key=key, name="big"
+    )
+    # The request line (about 12 KB) was read, signed parameters verified, the certificate stored.
+    identifier = admin_client.upload_pcacert(request).body.identifier
+    described = admin_client.describe_warehouse_cert(
+        models.DescribeWarehouseCertRequest(cert_identifier=identifier)
+    )
+    assert described.body.content == chain
 
 
 def test_a_query_longer_than_64_kib_is_accepted(admin_client: CasClient) -> None:

@@ -3,7 +3,8 @@
 A handler is one small async function: read its parameters (``Params`` checks what is required, the SDK
 does not), call the service that owns the rule, shape the answer with ``shapes``. It returns the body
 without ``RequestId`` (the dispatcher adds it) and raises domain errors (the dispatcher renders them).
-Handlers live in ``actions_<area>.py`` modules; this module only assembles them.
+Handlers live in ``actions_<area>.py`` modules; this module only assembles them, with each area's table
+of the RPC parameter that carries a REST field in error messages.
 """
 
 from __future__ import annotations
@@ -12,72 +13,45 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from certrepo.domain.errors import ActionNotFound, Unsupported
+from certrepo.domain.errors import ActionNotFound
 
-from . import actions_repositories
-from .actions_context import ActionContext, Handler
-
-__all__ = [
-    "ACTIONS",
-    "PENDING_ACTIONS",
-    "ActionContext",
-    "Handler",
-    "find_handler",
-    "not_available_yet",
-]
-
-
-# SPEC §2.2 actions whose services are still being built (certificates, CA issuance, crypto, SSL
-# certificates). They are routed already, so that a client gets a clear answer instead of "unknown".
-PENDING_ACTIONS: Final = (
-    "ListCert",
-    "DescribeWarehouseCert",
-    "UploadPCACert",
-    "DeletePCACert",
-    "CreateWHClientCertificate",
-    "RevokeWHClientCertificate",
-    "Sign",
-    "Verify",
-    "Encrypt",
-    "Decrypt",
-    "UploadUserCertificate",
-    "GetUserCertificateDetail",
-    "DeleteUserCertificate",
-    "ListUserCertificateOrder",
+from . import (
+    actions_cas,
+    actions_certificates,
+    actions_operations,
+    actions_repositories,
+    actions_user_certificates,
 )
+from .actions_context import ActionContext, Handler
+from .shapes import parameter_for_field
 
+__all__ = ["ACTIONS", "ActionContext", "Handler", "find_handler", "parameter_for"]
 
-def not_available_yet(action: str) -> Handler:
-    """A handler for a known action that this version does not serve yet (raises Unsupported)."""
-
-    async def handler(_ctx: ActionContext) -> dict[str, object]:
-        # TODO(issue 6): replaced by the real handlers when their services land.
-        raise Unsupported(
-            f"the action {action} is not available yet in this certrepo version",
-            details={"action": action},
-        )
-
-    handler.__name__ = f"pending_{action}"
-    return handler
-
-
-# One entry per area module; a name served twice is a programming error caught at import.
-_AREAS: Final[tuple[Mapping[str, Handler], ...]] = (actions_repositories.HANDLERS,)
+# One entry per area module: (handlers, parameters of domain fields per action). A name served twice is
+# a programming error caught at import.
+_AREAS: Final[tuple[tuple[Mapping[str, Handler], Mapping[str, Mapping[str, str]]], ...]] = (
+    (actions_repositories.HANDLERS, {}),
+    (actions_certificates.HANDLERS, actions_certificates.PARAMETERS),
+    (actions_cas.HANDLERS, actions_cas.PARAMETERS),
+    (actions_operations.HANDLERS, actions_operations.PARAMETERS),
+    (actions_user_certificates.HANDLERS, actions_user_certificates.PARAMETERS),
+)
 
 
 def _table() -> Mapping[str, Handler]:
     table: dict[str, Handler] = {}
-    for area in _AREAS:
-        twice = table.keys() & area.keys()
+    for handlers, _parameters in _AREAS:
+        twice = table.keys() & handlers.keys()
         if twice:
             raise RuntimeError(f"RPC actions registered twice: {sorted(twice)}")
-        table.update(area)
-    for name in PENDING_ACTIONS:
-        table.setdefault(name, not_available_yet(name))
+        table.update(handlers)
     return MappingProxyType(table)
 
 
 ACTIONS: Final = _table()
+_PARAMETERS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
+    {action: fields for _handlers, parameters in _AREAS for action, fields in parameters.items()}
+)
 
 
 def find_handler(action: str) -> Handler:
@@ -90,3 +64,9 @@ def find_handler(action: str) -> Handler:
             details={"action": shown},
         )
     return handler
+
+
+def parameter_for(action: str | None, field: str) -> str | None:
+    """The RPC parameter of ``action`` that carries the REST field ``field`` (named in a domain error)."""
+    per_action = _PARAMETERS.get(action) if action is not None else None
+    return (per_action or {}).get(field) or parameter_for_field(field)

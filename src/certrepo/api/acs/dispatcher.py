@@ -31,10 +31,9 @@ from certrepo.services.auth import principal_for_access_key
 from certrepo.services.context import Call, Services
 from certrepo.services.requests import SIGNATURE_WINDOW, remember_nonce
 
-from .actions import find_handler
+from .actions import find_handler, parameter_for
 from .actions_context import ActionContext
 from .params import Params
-from .shapes import parameter_for_field
 from .signature import PendingSignature, parse_request_auth
 
 __all__ = [
@@ -59,6 +58,7 @@ async def rpc_endpoint(request: Request) -> Response:
     """Alibaba Cloud CAS 2020-04-07 RPC (parameters in the query, action in x-acs-action)."""
     services: Services = request.app.state.services
     request_id = request_id_of(request.scope)
+    action: str | None = None
     try:
         body = await _read_body(request)
         raw_query = _raw_query(request.scope.get("query_string", b""))
@@ -70,10 +70,11 @@ async def rpc_endpoint(request: Request) -> Response:
             body=body,
         )
         call = await authenticate(services, pending, request_id)
-        handler = find_handler(_action_of(pending))
+        action = _action_of(pending)
+        handler = find_handler(action)
         result = await handler(ActionContext(services, call, Params.from_query(raw_query)))
     except CertrepoError as exc:
-        return render_error(exc, request_id=request_id, host_id=_host_id(services.base_url))
+        return render_error(exc, request_id=request_id, host_id=_host_id(services.base_url), action=action)
     except Exception:
         log.exception("unhandled error in RPC action", request_id=request_id)
         return render_internal_error(request_id=request_id, host_id=_host_id(services.base_url))
@@ -175,15 +176,16 @@ def _code(exc: CertrepoError) -> str:
     return exc.code
 
 
-def _message(exc: CertrepoError) -> str:
+def _message(exc: CertrepoError, action: str | None) -> str:
     field = exc.details.get("field")
-    parameter = parameter_for_field(field) if isinstance(field, str) else None
+    parameter = parameter_for(action, field) if isinstance(field, str) else None
     return f"{exc.message} (parameter {parameter})" if parameter else exc.message
 
 
-def render_error(exc: CertrepoError, *, request_id: str, host_id: str) -> Response:
+def render_error(exc: CertrepoError, *, request_id: str, host_id: str, action: str | None = None) -> Response:
     """Alibaba's error shape with the status of the one category table; ``x-acs-retry-after`` (ms) on
-    Throttling, which makes the SDK raise its ThrottlingException."""
+    Throttling, which makes the SDK raise its ThrottlingException. A REST field a domain error names is
+    shown as the RPC parameter of ``action`` that carries it."""
     status = status_for(exc)
     headers: dict[str, str] = {}
     retry = retry_after_seconds(exc)
@@ -193,7 +195,7 @@ def render_error(exc: CertrepoError, *, request_id: str, host_id: str) -> Respon
         log.error("unmapped product error", code=exc.code, request_id=request_id)
     body: dict[str, object] = {
         "Code": _code(exc),
-        "Message": _message(exc),
+        "Message": _message(exc, action),
         "RequestId": request_id,
         "HostId": host_id,
     }

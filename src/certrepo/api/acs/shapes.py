@@ -85,7 +85,8 @@ _ACCEPTED_TYPES: Final = (
     ", ".join(t.warehouse_type for t in _TYPES[:3]) + " (or their ListCertWarehouse names)"
 )
 
-# Domain errors name REST fields; an RPC caller knows the parameter instead.
+# Domain errors name REST fields; an RPC caller knows the parameter instead (actions.py adds the names
+# that differ per action).
 _PARAMETER_FOR_FIELD: Final = {
     "name": "Name",
     "data_source": "Type",
@@ -93,6 +94,9 @@ _PARAMETER_FOR_FIELD: Final = {
     "trust_repository_id": "TrustWarehouseId",
     "qps": "Qps",
     "acknowledge_risk": "AcknowledgeRisk",
+    "custom_identifier": "CustomIdentifier",
+    "page": "CurrentPage",
+    "page_size": "ShowSize",
 }
 
 
