@@ -521,3 +521,4 @@ async def test_an_account_admin_is_not_the_system_admin(tenant: httpx.AsyncClien
     listed = await tenant.get("/v1/accounts")
     created = await tenant.post("/v1/accounts", json={"name": _unique("x"), "admin_name": _unique("x")})
     assert listed.status_code == 403 and created.status_code == 403
+

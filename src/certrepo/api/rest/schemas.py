@@ -218,7 +218,7 @@ class AuditEventOut(BaseModel):
 
 
 class ChainReportOut(BaseModel):
-    events: int
+    events: int | None = Field(description="events in the whole log (all accounts): system admin only")
     intact: bool
     first_broken_sequence: int | None
     reason: str | None

@@ -20,7 +20,8 @@ def verify() -> None:
 
     def human(r: dict[str, object]) -> None:
         if r["intact"]:
-            console.print(f"audit chain intact: {r['events']} events")
+            counted = f": {r['events']} events" if r.get("events") is not None else ""
+            console.print(f"audit chain intact{counted}")
         else:
             console.print(f"[red]audit chain broken[/red] at event {r['first_broken_sequence']}: {r['reason']}")
 
