@@ -9,7 +9,7 @@ from certrepo.pki.issue import San
 from certrepo.services import cas as ca_service
 from certrepo.services import issuance, revocation
 
-from .deps import CallDep, PageDep, ServicesDep
+from .deps import CallDep, IdPath, PageDep, ServicesDep
 from .errors import error_responses
 from .schemas import (
     CaCreate,
@@ -64,14 +64,14 @@ async def list_cas(services: ServicesDep, call: CallDep, page: PageDep) -> ListO
 
 
 @router.get("/v1/cas/{ca_id}", responses=error_responses(403, 404))
-async def get_ca(ca_id: int, services: ServicesDep, call: CallDep) -> CaOut:
+async def get_ca(ca_id: IdPath, services: ServicesDep, call: CallDep) -> CaOut:
     """One CA."""
     return CaOut.of(await ca_service.get_ca(services, call, ca_id), base_url=services.base_url)
 
 
 @router.post("/v1/cas/{ca_id}/revoke", responses=error_responses(403, 404, 409))
 async def revoke_serial(
-    ca_id: int, body: SerialRevokeIn, services: ServicesDep, call: CallDep
+    ca_id: IdPath, body: SerialRevokeIn, services: ServicesDep, call: CallDep
 ) -> RevokedSerialOut:
     """Revoke what the CA issued by serial number (also certificates of a repository reset since)."""
     record = await revocation.revoke_serial(services, call, ca_id, body.serial_number, reason=body.reason)
@@ -82,7 +82,7 @@ async def revoke_serial(
     "/v1/repositories/{repository_id}/issue", status_code=201, responses=error_responses(403, 404, 409)
 )
 async def issue_certificate(
-    repository_id: int, body: IssueIn, services: ServicesDep, call: CallDep
+    repository_id: IdPath, body: IssueIn, services: ServicesDep, call: CallDep
 ) -> IssuedOut:
     """Issue a certificate from the repository's CA, for a CSR or a generated key (returned once as
     ``private_key`` when ``exportable``)."""

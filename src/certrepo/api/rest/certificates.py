@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Response
 from certrepo.domain.enums import CertificateStatus
 from certrepo.services import certificates as service
 
-from .deps import CallDep, PageDep, ServicesDep
+from .deps import CallDep, IdPath, PageDep, ServicesDep
 from .errors import error_responses
 from .schemas import (
     CertificateOut,
@@ -33,7 +33,7 @@ router = APIRouter(tags=["certificates"])
     responses=error_responses(403, 404, 409, 413),
 )
 async def upload_certificate(
-    repository_id: int, body: CertificateUpload, services: ServicesDep, call: CallDep
+    repository_id: IdPath, body: CertificateUpload, services: ServicesDep, call: CallDep
 ) -> CertificateUploaded:
     """Upload a certificate (with key and chain) after strict checks; an uploaded_ca upload may add
     several CA certificates."""
@@ -47,7 +47,7 @@ async def upload_certificate(
 
 @router.get("/v1/repositories/{repository_id}/certificates", responses=error_responses(403, 404))
 async def list_certificates(
-    repository_id: int,
+    repository_id: IdPath,
     services: ServicesDep,
     call: CallDep,
     page: PageDep,
@@ -100,7 +100,7 @@ async def export_key(identifier: str, body: KeyExportIn, services: ServicesDep, 
     response_class=Response,
     responses={**error_responses(403, 404, 409), 200: {"content": {"application/x-pem-file": {}}}},
 )
-async def ca_bundle(repository_id: int, services: ServicesDep, call: CallDep) -> Response:
+async def ca_bundle(repository_id: IdPath, services: ServicesDep, call: CallDep) -> Response:
     """PEM of the repository's CA certificates (uploaded_ca, private)."""
     pem = await service.ca_bundle(services, call, repository_id)
     return Response(pem, media_type="application/x-pem-file")
@@ -108,7 +108,7 @@ async def ca_bundle(repository_id: int, services: ServicesDep, call: CallDep) ->
 
 @router.post("/v1/repositories/{repository_id}/verify-chain", responses=error_responses(403, 404, 409))
 async def verify_chain(
-    repository_id: int, body: VerifyChainIn, services: ServicesDep, call: CallDep
+    repository_id: IdPath, body: VerifyChainIn, services: ServicesDep, call: CallDep
 ) -> VerifyChainOut:
     """Validate a certificate (+ intermediates) against the repository's roots at a time, for a
     hostname and usage; answers valid, the chain used, and the reasons when invalid."""

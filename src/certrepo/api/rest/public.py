@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 from certrepo.pki.ocsp import MAX_OCSP_REQUEST_BYTES, ocsp_error_response
 from certrepo.services import revocation
 
-from .deps import ServicesDep
+from .deps import IdPath, ServicesDep
 from .errors import error_responses
 
 __all__ = ["router"]
@@ -33,7 +33,7 @@ _CACHE = {"Cache-Control": "public, max-age=60, no-transform"}
     response_class=Response,
     responses={**error_responses(404), 200: {"content": {_CRL_TYPE: {}}, "description": "DER CRL"}},
 )
-async def crl_der(ca_id: int, services: ServicesDep) -> Response:
+async def crl_der(ca_id: IdPath, services: ServicesDep) -> Response:
     """The CA's current CRL, DER."""
     record = await revocation.current_crl(services, ca_id)
     return Response(record.der, media_type=_CRL_TYPE, headers=_CACHE)
@@ -47,7 +47,7 @@ async def crl_der(ca_id: int, services: ServicesDep) -> Response:
         200: {"content": {"application/x-pem-file": {}}, "description": "PEM CRL"},
     },
 )
-async def crl_pem(ca_id: int, services: ServicesDep) -> Response:
+async def crl_pem(ca_id: IdPath, services: ServicesDep) -> Response:
     """The CA's current CRL, PEM (``-----BEGIN X509 CRL-----``)."""
     record = await revocation.current_crl(services, ca_id)
     body = "\n".join(textwrap.wrap(base64.b64encode(record.der).decode("ascii"), 64))
@@ -64,7 +64,7 @@ def _ocsp(der: bytes) -> Response:
     response_class=Response,
     responses={200: {"content": {_OCSP_RESPONSE_TYPE: {}}, "description": "DER OCSP response"}},
 )
-async def ocsp_get(ca_id: int, encoded: str, services: ServicesDep) -> Response:
+async def ocsp_get(ca_id: IdPath, encoded: str, services: ServicesDep) -> Response:
     """OCSP over GET: the path ends with the base64 (URL-encoded) DER request (RFC 6960 Appendix A.1)."""
     if len(encoded) > MAX_OCSP_REQUEST_BYTES * 2:
         return _ocsp(ocsp_error_response("malformedRequest"))
@@ -81,7 +81,7 @@ async def ocsp_get(ca_id: int, encoded: str, services: ServicesDep) -> Response:
     responses={200: {"content": {_OCSP_RESPONSE_TYPE: {}}, "description": "DER OCSP response"}},
     openapi_extra={"requestBody": {"content": {"application/ocsp-request": {}}, "required": True}},
 )
-async def ocsp_post(ca_id: int, request: Request, services: ServicesDep) -> Response:
+async def ocsp_post(ca_id: IdPath, request: Request, services: ServicesDep) -> Response:
     """OCSP over POST: the body is the DER request (``application/ocsp-request``)."""
     der = bytearray()
     async for chunk in request.stream():
