@@ -18,7 +18,7 @@ __all__ = ["PostgresCluster", "find_pg_bin", "start_cluster"]
 def find_pg_bin() -> Path | None:
     found = shutil.which("initdb")
     if found:
-        return Path(found).parent
+        return Path(found).resolve().parent  # the real bin dir, which also holds pg_dump
     for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True):
         return candidate.parent
     return None
