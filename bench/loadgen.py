@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 __all__ = ["LoadResult", "run_load"]
@@ -62,8 +63,15 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def run_load(
-    host: str, port: int, request: bytes, *, connections: int, seconds: float, warmup: float = 1.0
+    host: str,
+    port: int,
+    request: bytes | Callable[[], bytes],
+    *,
+    connections: int,
+    seconds: float,
+    warmup: float = 1.0,
 ) -> LoadResult:
+    """``request`` is the bytes to send each time, or a function making them (e.g. a fresh signature)."""
     result = LoadResult()
     start = time.perf_counter()
     measure_from = start + warmup
@@ -76,7 +84,7 @@ async def run_load(
                 sent = time.perf_counter()
                 if sent >= stop_at:
                     return
-                writer.write(request)
+                writer.write(request() if callable(request) else request)
                 status = await _read_response(reader)
                 done = time.perf_counter()
                 if sent >= measure_from:

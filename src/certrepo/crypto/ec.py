@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from certrepo.crypto.base import HashArgument, HashedSignature
 from certrepo.crypto.keys import algorithm_mismatch
-from certrepo.crypto.messages import Message, hash_input
-
-if TYPE_CHECKING:
-    from cryptography import x509
 
 __all__ = ["SUPPORTED_CURVES", "EcdsaSignature", "require_ec_key"]
 
@@ -31,48 +22,23 @@ def require_ec_key(algorithm_name: str, key: object) -> None:
         raise algorithm_mismatch(algorithm_name, "an EC key on P-256, P-384 or P-521", key)
 
 
-class EcdsaSignature:
+class EcdsaSignature(HashedSignature[ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey]):
     """ECDSA with a SHA-2 hash (``SHA256withECDSA`` …); signatures are DER ``SEQUENCE {r, s}``."""
 
-    def __init__(self, name: str, hash_algorithm: hashes.HashAlgorithm) -> None:
-        self.name = name
-        self.hash_algorithm = hash_algorithm
-        self.digest_size: int | None = hash_algorithm.digest_size
+    _private_key_type = ec.EllipticCurvePrivateKey
+    _public_key_type = ec.EllipticCurvePublicKey
 
     def check_key(self, public_key: object) -> None:
         """Raise AlgorithmMismatch unless ``public_key`` is an EC key on a supported curve."""
         require_ec_key(self.name, public_key)
 
-    def sign(
-        self,
-        private_key: object,
-        message: Message,
-        *,
-        certificate: x509.Certificate | None = None,
-        chain: Sequence[x509.Certificate] = (),
-        signing_time: datetime | None = None,
+    def _sign_data(
+        self, private_key: ec.EllipticCurvePrivateKey, data: bytes, algorithm: HashArgument
     ) -> bytes:
-        """Sign ``message``. Raises AlgorithmMismatch, InvalidInput (digest size)."""
-        self.check_key(private_key)
-        assert isinstance(private_key, ec.EllipticCurvePrivateKey)
-        data, algorithm = hash_input(message, self.name, self.hash_algorithm)
         return private_key.sign(data, ec.ECDSA(algorithm))
 
-    def verify(
-        self,
-        public_key: object,
-        message: Message,
-        signature: bytes,
-        *,
-        certificate: x509.Certificate | None = None,
-    ) -> bool:
-        """Whether the DER ``signature`` is valid; False for a bad or malformed one. Raises AlgorithmMismatch."""
-        self.check_key(public_key)
-        assert isinstance(public_key, ec.EllipticCurvePublicKey)
-        data, algorithm = hash_input(message, self.name, self.hash_algorithm)
-        try:
-            # cryptography parses the DER strictly: BER variants and trailing bytes are refused.
-            public_key.verify(signature, data, ec.ECDSA(algorithm))
-        except (InvalidSignature, ValueError):
-            return False
-        return True
+    def _verify_data(
+        self, public_key: ec.EllipticCurvePublicKey, signature: bytes, data: bytes, algorithm: HashArgument
+    ) -> None:
+        # cryptography parses the DER strictly: BER variants and trailing bytes are refused.
+        public_key.verify(signature, data, ec.ECDSA(algorithm))

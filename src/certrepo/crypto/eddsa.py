@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING
-
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from certrepo.crypto.base import KeyedSignature
 from certrepo.crypto.keys import algorithm_mismatch
 from certrepo.crypto.messages import Message
 from certrepo.domain.errors import Unsupported
 
-if TYPE_CHECKING:
-    from cryptography import x509
-
 __all__ = ["Ed25519Signature"]
 
 
-class Ed25519Signature:
-    """``Ed25519``: 64-byte signatures over the whole message."""
+class Ed25519Signature(KeyedSignature[ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey]):
+    """``Ed25519``: 64-byte signatures over the whole message; DIGEST messages raise Unsupported."""
 
     digest_size: int | None = None
+    _private_key_type = ed25519.Ed25519PrivateKey
+    _public_key_type = ed25519.Ed25519PublicKey
 
     def __init__(self, name: str = "Ed25519") -> None:
         self.name = name
@@ -32,32 +28,11 @@ class Ed25519Signature:
         if not isinstance(public_key, ed25519.Ed25519PublicKey | ed25519.Ed25519PrivateKey):
             raise algorithm_mismatch(self.name, "an Ed25519 key", public_key)
 
-    def sign(
-        self,
-        private_key: object,
-        message: Message,
-        *,
-        certificate: x509.Certificate | None = None,
-        chain: Sequence[x509.Certificate] = (),
-        signing_time: datetime | None = None,
-    ) -> bytes:
-        """Sign ``message``. Raises AlgorithmMismatch, Unsupported (DIGEST)."""
-        self.check_key(private_key)
-        assert isinstance(private_key, ed25519.Ed25519PrivateKey)
+    def _sign(self, private_key: ed25519.Ed25519PrivateKey, message: Message) -> bytes:
         self._refuse_digest(message)
         return private_key.sign(message.data)
 
-    def verify(
-        self,
-        public_key: object,
-        message: Message,
-        signature: bytes,
-        *,
-        certificate: x509.Certificate | None = None,
-    ) -> bool:
-        """Whether ``signature`` is valid; False for a bad or malformed one. Raises AlgorithmMismatch, Unsupported."""
-        self.check_key(public_key)
-        assert isinstance(public_key, ed25519.Ed25519PublicKey)
+    def _verify(self, public_key: ed25519.Ed25519PublicKey, message: Message, signature: bytes) -> bool:
         self._refuse_digest(message)
         try:
             public_key.verify(signature, message.data)

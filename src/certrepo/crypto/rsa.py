@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from certrepo.crypto.base import HashArgument, HashedSignature
 from certrepo.crypto.keys import algorithm_mismatch
-from certrepo.crypto.messages import Message, hash_input
 from certrepo.domain.errors import InvalidInput, MessageTooLarge
-
-if TYPE_CHECKING:
-    from cryptography import x509
 
 __all__ = ["RsaOaepEncryption", "RsaPkcs1Signature", "RsaPssSignature", "require_rsa_key"]
 
@@ -31,53 +24,26 @@ def require_rsa_key(algorithm_name: str, key: object, *, min_bits: int = 0) -> N
         raise algorithm_mismatch(algorithm_name, f"an RSA key of at least {min_bits} bits", key)
 
 
-class RsaPkcs1Signature:
+class RsaPkcs1Signature(HashedSignature[rsa.RSAPrivateKey, rsa.RSAPublicKey]):
     """RSASSA-PKCS1-v1_5 with a SHA-2 hash (``SHA256withRSA`` …): deterministic signatures."""
 
-    def __init__(self, name: str, hash_algorithm: hashes.HashAlgorithm) -> None:
-        self.name = name
-        self.hash_algorithm = hash_algorithm
-        self.digest_size: int | None = hash_algorithm.digest_size
+    _private_key_type = rsa.RSAPrivateKey
+    _public_key_type = rsa.RSAPublicKey
 
     def check_key(self, public_key: object) -> None:
         """Raise AlgorithmMismatch unless ``public_key`` is an RSA key."""
         require_rsa_key(self.name, public_key)
 
-    def sign(
-        self,
-        private_key: object,
-        message: Message,
-        *,
-        certificate: x509.Certificate | None = None,
-        chain: Sequence[x509.Certificate] = (),
-        signing_time: datetime | None = None,
-    ) -> bytes:
-        """Sign ``message``. Raises AlgorithmMismatch, InvalidInput (digest size)."""
-        self.check_key(private_key)
-        assert isinstance(private_key, rsa.RSAPrivateKey)
-        data, algorithm = hash_input(message, self.name, self.hash_algorithm)
+    def _sign_data(self, private_key: rsa.RSAPrivateKey, data: bytes, algorithm: HashArgument) -> bytes:
         return private_key.sign(data, padding.PKCS1v15(), algorithm)
 
-    def verify(
-        self,
-        public_key: object,
-        message: Message,
-        signature: bytes,
-        *,
-        certificate: x509.Certificate | None = None,
-    ) -> bool:
-        """Whether ``signature`` is valid; False for a bad or malformed one. Raises AlgorithmMismatch."""
-        self.check_key(public_key)
-        assert isinstance(public_key, rsa.RSAPublicKey)
-        data, algorithm = hash_input(message, self.name, self.hash_algorithm)
-        try:
-            public_key.verify(signature, data, padding.PKCS1v15(), algorithm)
-        except (InvalidSignature, ValueError):
-            return False
-        return True
+    def _verify_data(
+        self, public_key: rsa.RSAPublicKey, signature: bytes, data: bytes, algorithm: HashArgument
+    ) -> None:
+        public_key.verify(signature, data, padding.PKCS1v15(), algorithm)
 
 
-class RsaPssSignature:
+class RsaPssSignature(HashedSignature[rsa.RSAPrivateKey, rsa.RSAPublicKey]):
     """RSASSA-PSS with MGF1 over the same hash (``SHA256withRSA/PSS`` …).
 
     We sign with salt length = digest length (RFC 8017 §9.1 recommends it; it is what Java's
@@ -85,10 +51,11 @@ class RsaPssSignature:
     length (PSS.AUTO), so that OpenSSL's default signatures (salt of maximal length) verify too.
     """
 
+    _private_key_type = rsa.RSAPrivateKey
+    _public_key_type = rsa.RSAPublicKey
+
     def __init__(self, name: str, hash_algorithm: hashes.HashAlgorithm) -> None:
-        self.name = name
-        self.hash_algorithm = hash_algorithm
-        self.digest_size: int | None = hash_algorithm.digest_size
+        super().__init__(name, hash_algorithm)
         # RFC 8017 §9.1.1: emLen >= hLen + sLen + 2, with sLen = hLen and emLen = ceil((modBits - 1) / 8).
         self._min_bits = 8 * (2 * hash_algorithm.digest_size + 1) + 2
 
@@ -96,40 +63,15 @@ class RsaPssSignature:
         """Raise AlgorithmMismatch unless ``public_key`` is an RSA key large enough for this hash."""
         require_rsa_key(self.name, public_key, min_bits=self._min_bits)
 
-    def sign(
-        self,
-        private_key: object,
-        message: Message,
-        *,
-        certificate: x509.Certificate | None = None,
-        chain: Sequence[x509.Certificate] = (),
-        signing_time: datetime | None = None,
-    ) -> bytes:
-        """Sign ``message``. Raises AlgorithmMismatch, InvalidInput (digest size)."""
-        self.check_key(private_key)
-        assert isinstance(private_key, rsa.RSAPrivateKey)
-        data, algorithm = hash_input(message, self.name, self.hash_algorithm)
+    def _sign_data(self, private_key: rsa.RSAPrivateKey, data: bytes, algorithm: HashArgument) -> bytes:
         pss = padding.PSS(mgf=padding.MGF1(self.hash_algorithm), salt_length=padding.PSS.DIGEST_LENGTH)
         return private_key.sign(data, pss, algorithm)
 
-    def verify(
-        self,
-        public_key: object,
-        message: Message,
-        signature: bytes,
-        *,
-        certificate: x509.Certificate | None = None,
-    ) -> bool:
-        """Whether ``signature`` is valid (any salt length); False for a bad one. Raises AlgorithmMismatch."""
-        self.check_key(public_key)
-        assert isinstance(public_key, rsa.RSAPublicKey)
-        data, algorithm = hash_input(message, self.name, self.hash_algorithm)
+    def _verify_data(
+        self, public_key: rsa.RSAPublicKey, signature: bytes, data: bytes, algorithm: HashArgument
+    ) -> None:
         pss = padding.PSS(mgf=padding.MGF1(self.hash_algorithm), salt_length=padding.PSS.AUTO)
-        try:
-            public_key.verify(signature, data, pss, algorithm)
-        except (InvalidSignature, ValueError):
-            return False
-        return True
+        public_key.verify(signature, data, pss, algorithm)
 
 
 class RsaOaepEncryption:

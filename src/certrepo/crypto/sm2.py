@@ -12,19 +12,15 @@ Formats match OpenSSL 3 and GmSSL: signatures are DER ``SEQUENCE {r, s}``; ciphe
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from types import ModuleType
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from asn1crypto import algos, core, keys, pem
 
+from certrepo.crypto.base import KeyedSignature
 from certrepo.crypto.messages import Message, check_digest_size
 from certrepo.domain.errors import InvalidInput, KeyMismatch, MessageTooLarge, Unsupported
-
-if TYPE_CHECKING:
-    from cryptography import x509
 
 __all__ = [
     "DEFAULT_DISTINGUISHING_ID",
@@ -339,7 +335,7 @@ def _require_sm2(algorithm_name: str, key: object) -> None:
         raise algorithm_mismatch(algorithm_name, "an SM2 key", key)
 
 
-class Sm2Signature:
+class Sm2Signature(KeyedSignature[SM2PrivateKey, SM2PublicKey]):
     """SM3withSM2 (GB/T 32918.2) with a distinguishing ID; DER signatures.
 
     DIGEST messages are e = SM3(Z_A || M) (see ``sm3_message_digest``), which OpenSSL's
@@ -347,6 +343,8 @@ class Sm2Signature:
     """
 
     digest_size: int | None = 32
+    _private_key_type = SM2PrivateKey
+    _public_key_type = SM2PublicKey
 
     def __init__(
         self, name: str = "SM3withSM2", distinguishing_id: bytes = DEFAULT_DISTINGUISHING_ID
@@ -358,18 +356,7 @@ class Sm2Signature:
         """Raise AlgorithmMismatch unless ``public_key`` is an SM2 key."""
         _require_sm2(self.name, public_key)
 
-    def sign(
-        self,
-        private_key: object,
-        message: Message,
-        *,
-        certificate: x509.Certificate | None = None,
-        chain: Sequence[x509.Certificate] = (),
-        signing_time: datetime | None = None,
-    ) -> bytes:
-        """Sign ``message``. Raises AlgorithmMismatch, InvalidInput (digest size), Unsupported."""
-        self.check_key(private_key)
-        assert isinstance(private_key, SM2PrivateKey)
+    def _sign(self, private_key: SM2PrivateKey, message: Message) -> bytes:
         gm = _gmssl()
         if message.is_digest:
             check_digest_size(message, self.name, 32, "SM3")
@@ -380,17 +367,7 @@ class Sm2Signature:
             )
         )
 
-    def verify(
-        self,
-        public_key: object,
-        message: Message,
-        signature: bytes,
-        *,
-        certificate: x509.Certificate | None = None,
-    ) -> bool:
-        """Whether ``signature`` is valid; False for a bad or malformed one. Raises AlgorithmMismatch."""
-        self.check_key(public_key)
-        assert isinstance(public_key, SM2PublicKey)
+    def _verify(self, public_key: SM2PublicKey, message: Message, signature: bytes) -> bool:
         gm = _gmssl()
         if message.is_digest:
             check_digest_size(message, self.name, 32, "SM3")
