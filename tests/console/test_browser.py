@@ -6,13 +6,8 @@ repositories. Screenshots of the main pages go to docs/screenshots/ (linked from
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +18,7 @@ import pytest
 
 from tests.conftest import skip_or_fail
 from tests.factories import key_pem, make_chain, pem
+from tests.support.server import free_port, init_json, serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -46,32 +42,6 @@ class Server:
     admin_user: str
     admin_password: str
     ca_id: int
-
-
-def _certrepo() -> list[str]:
-    script = Path(sys.executable).with_name("certrepo")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "certrepo.cli.main"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Poll /healthz for at most 20 s; fail with the server's log if it dies or never answers."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"certrepo serve exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)  # waiting for another process to bind its port; there is nothing to await
-    pytest.fail(f"certrepo serve did not answer /healthz within 20 s:\n{log.read_text()}")
 
 
 def _add_intermediate(url: str, bearer: str) -> int:
@@ -107,37 +77,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             f"{CHROMIUM} is missing (apt-get install chromium); browser tests need Debian's chromium"
         )
     data = tmp_path_factory.mktemp("browser") / "data"
-    port = _free_port()
-    env = {**os.environ, "CERTREPO_BASE_URL": f"http://127.0.0.1:{port}"}
-    init = subprocess.run(
-        [*_certrepo(), "init", "--data-dir", str(data), "--json"],
-        capture_output=True,
-        check=True,
-        env=env,
-        timeout=60,
-    )
-    created = json.loads(init.stdout)
-    log = data.parent / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*_certrepo(), "serve", "--data-dir", str(data), "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_healthy(url, process, log)
+    env = {**os.environ, "CERTREPO_BASE_URL": url}
+    created = init_json(data, env)
+    with serve(data, port, env, data.parent / "serve.log", startup_seconds=20):
         bearer = f"Bearer {created['access_key_id']}:{created['access_key_secret']}"
         ca_id = _add_intermediate(url, bearer)
         yield Server(url, created["admin_user"], created["admin_password"], ca_id)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

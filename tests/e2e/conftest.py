@@ -5,22 +5,19 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+
+from tests.support.server import CERTREPO, free_port, init_json, serve
 
 __all__ = ["CERTREPO", "Served", "clean_env", "free_port", "init_data_dir", "run_certrepo", "serving"]
 
-CERTREPO = str(Path(sys.executable).with_name("certrepo"))
-STARTUP_SECONDS = 30
 COMMAND_SECONDS = 60
 
 
@@ -31,12 +28,6 @@ def clean_env(**extra: str) -> dict[str, str]:
     env.update({"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
     env.update(extra)
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run_certrepo(
@@ -56,10 +47,7 @@ def run_certrepo(
 
 def init_data_dir(data_dir: Path, env: Mapping[str, str]) -> dict[str, str]:
     """`certrepo init --data-dir D --json`; the one JSON object it prints."""
-    result = run_certrepo("init", "--data-dir", str(data_dir), "--json", env=env)
-    assert result.returncode == 0, result.stderr
-    credentials: dict[str, str] = json.loads(result.stdout)
-    return credentials
+    return init_json(data_dir, env)
 
 
 @dataclass
@@ -91,49 +79,16 @@ class Served:
         return json.loads(result.stdout)
 
 
-def _wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    """Poll /healthz; the wait between polls is the check that the server still runs."""
-    for _ in range(STARTUP_SECONDS * 10):
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        try:
-            process.wait(timeout=0.1)
-        except subprocess.TimeoutExpired:
-            continue
-        pytest.fail(f"certrepo serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-    pytest.fail(
-        f"certrepo serve did not answer /healthz within {STARTUP_SECONDS} s:\n{log.read_text()[-3000:]}"
-    )
-
-
 @contextmanager
 def serving(root: Path) -> Iterator[Served]:
     """`certrepo init` then `certrepo serve` on a free port, as the README tells people to."""
     data_dir, port = root / "data", free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = clean_env(CERTREPO_BASE_URL=base_url)
-    credentials = init_data_dir(data_dir, env)
+    credentials = init_json(data_dir, env)
     log = root / "server.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [CERTREPO, "serve", "--data-dir", str(data_dir), "--port", str(port)],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_until_healthy(process, base_url, log)
+    with serve(data_dir, port, env, log):
         yield Served(base_url, data_dir, env, credentials, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.server import CERTREPO, free_port, init_json, serve
+
 OPENSSL = "/usr/bin/openssl"
-CERTREPO = str(Path(sys.executable).with_name("certrepo"))
-STARTUP_SECONDS = 30
 
 pytestmark = pytest.mark.skipif(not Path(OPENSSL).exists(), reason=f"the openssl CLI is not at {OPENSSL}")
 
@@ -51,65 +49,18 @@ class Server:
         return response.json()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    for _ in range(STARTUP_SECONDS * 10):
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        try:
-            process.wait(timeout=0.1)  # the pause between polls, and a check that it is still running
-        except subprocess.TimeoutExpired:
-            continue
-        pytest.fail(f"certrepo serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-    pytest.fail(
-        f"certrepo serve did not answer /healthz within {STARTUP_SECONDS} s:\n{log.read_text()[-3000:]}"
-    )
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("e2e")
-    data_dir, port = root / "data", _free_port()
+    data_dir, port = root / "data", free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CERTREPO_")}
     env["CERTREPO_BASE_URL"] = base_url
-    init = subprocess.run(
-        [CERTREPO, "init", "--data-dir", str(data_dir), "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    credentials = json.loads(init.stdout)
-    log = root / "server.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [CERTREPO, "serve", "--data-dir", str(data_dir), "--port", str(port)],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_until_healthy(process, base_url, log)
+    credentials = init_json(data_dir, env)
+    with serve(data_dir, port, env, root / "server.log"):
         bearer = f"Bearer {credentials['access_key_id']}:{credentials['access_key_secret']}"
         with httpx.Client(base_url=base_url, headers={"Authorization": bearer}, timeout=30) as http:
             yield Server(base_url, data_dir, env, http)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 @dataclass

@@ -5,22 +5,21 @@ call would dominate the cost of a signature. Calls queue their entry; one flushe
 queued entry, applies each quota unit with its own guarded UPDATE (so a pool is never over-consumed, and
 each call learns its own outcome), appends all audit events, commits once, then wakes the callers.
 While a flush runs, the next batch gathers: batching costs no added delay when the service is idle.
+The queueing and waking is ``batching.GroupCommitter``; this module is the transaction.
 """
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from certrepo.domain.audit import AuditEvent
 from certrepo.domain.enums import QuotaPool
 from certrepo.domain.errors import QuotaExhausted
 
+from .batching import GroupCommitter
 from .context import Services
 
 __all__ = ["KeyUseLedger", "LedgerEntry", "ledger_of"]
-
-_MAX_BATCH = 512
 
 
 @dataclass
@@ -28,37 +27,19 @@ class LedgerEntry:
     account_id: int
     pool: QuotaPool | None  # None: nothing to consume (a refused call, recorded for the audit trail)
     event: AuditEvent
-    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class KeyUseLedger:
     def __init__(self, services: Services) -> None:
         self._services = services
-        self._pending: list[LedgerEntry] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._committer: GroupCommitter[LedgerEntry, None] = GroupCommitter(self._flush)
 
     async def record(self, account_id: int, pool: QuotaPool | None, event: AuditEvent) -> None:
         """Wait until the unit is consumed and the event durable. Raises QuotaExhausted."""
-        entry = LedgerEntry(account_id, pool, event)
-        self._pending.append(entry)
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_all())
-        await entry.done
+        await self._committer.submit(LedgerEntry(account_id, pool, event))
 
-    async def _flush_all(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:_MAX_BATCH], self._pending[_MAX_BATCH:]
-            try:
-                await self._flush(batch)
-            except BaseException as exc:  # a database fault fails this batch's callers, not the process
-                for entry in batch:
-                    if not entry.done.done():
-                        entry.done.set_exception(exc)
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
-
-    async def _flush(self, batch: list[LedgerEntry]) -> None:
-        outcomes: dict[int, BaseException] = {}
+    async def _flush(self, batch: list[LedgerEntry]) -> list[BaseException | None]:
+        outcomes: dict[int, QuotaExhausted] = {}
         events: list[AuditEvent] = []
         async with self._services.uow() as uow:
             for (account_id, pool), members in _by_pool(batch).items():
@@ -80,12 +61,7 @@ class KeyUseLedger:
                 events.append(entry.event if refusal is None else _refused(entry.event, refusal.code))
             await uow.audit.append(events)
             await uow.commit()
-        for index, entry in enumerate(batch):
-            refusal = outcomes.get(index)
-            if refusal is None:
-                entry.done.set_result(None)
-            else:
-                entry.done.set_exception(refusal)
+        return [outcomes.get(index) for index in range(len(batch))]
 
 
 def _by_pool(batch: list[LedgerEntry]) -> dict[tuple[int, QuotaPool], list[int]]:

@@ -6,19 +6,19 @@ A request must not be served before its nonce is committed, but one transaction 
 more than the signature check itself; so, as the key-use ledger does for quota and audit, requests queue
 their nonce and one flusher per process commits every queued nonce in one transaction (each insert in
 its own savepoint, so each request learns its own outcome), then wakes the requests. While a flush runs
-the next batch gathers: batching adds no delay when the service is idle.
+the next batch gathers: batching adds no delay when the service is idle (``batching.GroupCommitter``).
 """
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from certrepo.domain.access import Permission
 from certrepo.domain.errors import RepositoryNotFound, SignatureNonceUsed
 from certrepo.domain.repository import Repository
 
+from .batching import GroupCommitter
 from .context import Call, Services
 from .repositories import load_repository
 
@@ -38,7 +38,6 @@ SIGNATURE_WINDOW = timedelta(minutes=15)
 NONCE_RETENTION = 2 * SIGNATURE_WINDOW
 # Purging is an indexed DELETE; once a minute per process keeps the table small without a timer task.
 PURGE_INTERVAL = timedelta(minutes=1)
-_MAX_BATCH = 512
 _GUARD = "requests.nonce_guard"
 
 
@@ -46,7 +45,6 @@ _GUARD = "requests.nonce_guard"
 class _Pending:
     nonce: str
     access_key_id: str
-    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class NonceGuard:
@@ -54,35 +52,17 @@ class NonceGuard:
 
     def __init__(self, services: Services) -> None:
         self._services = services
-        self._pending: list[_Pending] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._committer: GroupCommitter[_Pending, None] = GroupCommitter(self._flush)
         self._purged_at: datetime | None = None
 
     async def remember(self, nonce: str, access_key_id: str) -> None:
         """Wait until the nonce is committed. Raises SignatureNonceUsed when it was seen before."""
-        entry = _Pending(nonce, access_key_id)
-        self._pending.append(entry)
-        flusher = self._flusher
-        if flusher is None or flusher.done() or flusher.get_loop() is not asyncio.get_running_loop():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_all())
-        await entry.done
-
-    async def _flush_all(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:_MAX_BATCH], self._pending[_MAX_BATCH:]
-            try:
-                await self._flush(batch)
-            except BaseException as exc:  # a database fault fails this batch's requests, not the process
-                for entry in batch:
-                    if not entry.done.done():
-                        entry.done.set_exception(exc)
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
+        await self._committer.submit(_Pending(nonce, access_key_id))
 
     def _purge_due(self, now: datetime) -> bool:
         return self._purged_at is None or now - self._purged_at >= PURGE_INTERVAL
 
-    async def _flush(self, batch: list[_Pending]) -> None:
+    async def _flush(self, batch: list[_Pending]) -> list[BaseException | None]:
         now = self._services.clock()
         purge = self._purge_due(now)
         async with self._services.uow() as uow:
@@ -95,16 +75,16 @@ class NonceGuard:
             await uow.commit()
         if purge:
             self._purged_at = now
-        for entry, is_fresh in zip(batch, fresh, strict=True):
-            if is_fresh:
-                entry.done.set_result(None)
-            else:
-                entry.done.set_exception(
-                    SignatureNonceUsed(
-                        f"the signature nonce {entry.nonce} was already used; every request needs a fresh nonce",
-                        details={"nonce": entry.nonce},
-                    )
-                )
+        return [
+            None if is_fresh else _used(entry.nonce) for entry, is_fresh in zip(batch, fresh, strict=True)
+        ]
+
+
+def _used(nonce: str) -> SignatureNonceUsed:
+    return SignatureNonceUsed(
+        f"the signature nonce {nonce} was already used; every request needs a fresh nonce",
+        details={"nonce": nonce},
+    )
 
 
 def _guard_of(services: Services) -> NonceGuard:

@@ -9,11 +9,8 @@ repositories, or in their own account (`fresh_account`) when they read account-w
 from __future__ import annotations
 
 import itertools
-import json
 import os
-import socket
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,17 +26,10 @@ from darabonba.runtime import RuntimeOptions
 
 from tests.conftest import skip_or_fail
 from tests.support.postgres import PostgresCluster
+from tests.support.server import free_port, init_json, serve
 
-CERTREPO = str(Path(sys.executable).with_name("certrepo"))
-STARTUP_SECONDS = 30
 _PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
 _accounts = itertools.count(1)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -150,21 +140,6 @@ def _environment(database_url: str | None, base_url: str) -> dict[str, str]:
     return env
 
 
-def _wait_until_ready(process: subprocess.Popen[bytes], base_url: str, log_path: Path) -> None:
-    for _ in range(STARTUP_SECONDS * 10):
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        try:
-            process.wait(timeout=0.1)  # the pause between probes; returns early if the server died
-        except subprocess.TimeoutExpired:
-            continue
-        break
-    raise RuntimeError(f"certrepo serve did not start:\n{log_path.read_text(errors='replace')[-4000:]}")
-
-
 def _database_for(backend: str, request: pytest.FixtureRequest) -> str | None:
     if backend == "sqlite":
         return None  # the embedded default: SQLite in the data dir
@@ -183,37 +158,13 @@ def acs_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     backend: str = request.param
     root = tmp_path_factory.mktemp(f"acs-{backend}")
     data_dir = root / "data"
-    port = _free_port()
+    port = free_port()
     endpoint = f"127.0.0.1:{port}"
     env = _environment(_database_for(backend, request), f"http://{endpoint}")
-    init = subprocess.run(
-        [CERTREPO, "init", "--json", "--data-dir", str(data_dir)],
-        env=env,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert init.returncode == 0, init.stderr.decode(errors="replace")
-    created = json.loads(init.stdout)
-    log_path = root / "serve.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [CERTREPO, "serve", "--data-dir", str(data_dir), "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_until_ready(process, f"http://{endpoint}", log_path)
+    created = init_json(data_dir, env)
+    with serve(data_dir, port, env, root / "serve.log") as process:
         admin = Identity(created["access_key_id"], created["access_key_secret"])
-        yield Server(backend, endpoint, admin, process, log_path)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        yield Server(backend, endpoint, admin, process, root / "serve.log")
 
 
 @pytest.fixture(scope="session")
