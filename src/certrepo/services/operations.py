@@ -7,12 +7,12 @@ The hot path: one read-only lookup of certificate and repository, a key from the
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from cryptography import x509
+from limits import RateLimitItem, RateLimitItemPerSecond, storage, strategies
 
 from certrepo.crypto.keys import KeyCache, load_stored_private_key, public_key_of_certificate
 from certrepo.crypto.messages import Message, decode_base64_field, decode_message
@@ -58,26 +58,24 @@ class CertificateRef:
 
 
 class _Throttle:
-    """Per-repository QPS limit, one window per second, per process (documented in the README)."""
+    """Per-repository QPS limit (a fixed one-second window from `limits`), counted per process."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._windows: dict[int, tuple[int, int]] = {}
+        self._limiter = strategies.FixedWindowRateLimiter(storage.MemoryStorage())
+        self._items: dict[int, RateLimitItem] = {}
 
     def hit(self, repository_id: int, qps: int) -> None:
-        now = time.monotonic()
-        second = int(now)
-        with self._lock:
-            window, count = self._windows.get(repository_id, (second, 0))
-            if window != second:
-                window, count = second, 0
-            if count >= qps:
-                retry = max(1, math.ceil(second + 1 - now))
-                raise Throttling(
-                    f"repository {repository_id} allows {qps} calls per second; retry in {retry} s",
-                    retry_after_seconds=retry,
-                )
-            self._windows[repository_id] = (window, count + 1)
+        item = self._items.get(qps)
+        if item is None:
+            item = self._items[qps] = RateLimitItemPerSecond(qps)
+        key = str(repository_id)
+        if not self._limiter.hit(item, "repository", key):
+            reset = self._limiter.get_window_stats(item, "repository", key).reset_time
+            retry = max(1, math.ceil(reset - time.time()))
+            raise Throttling(
+                f"repository {repository_id} allows {qps} calls per second; retry in {retry} s",
+                retry_after_seconds=retry,
+            )
 
 
 @dataclass
