@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .commands import audit, ca, cert, expiry, local, notify, repo
+from .commands import audit, ca, cert, expiry, keyuse, local, notify, repo
 from .commands._common import Options
 from .output import State
 
@@ -29,6 +29,8 @@ def _root(
 
 app.command("init")(local.init)
 app.command("serve")(local.serve)
+for _command in (keyuse.sign, keyuse.verify, keyuse.encrypt, keyuse.decrypt):
+    app.command(_command.__name__)(_command)
 app.add_typer(local.keys_app, name="keys")
 app.add_typer(repo.app, name="repo")
 app.add_typer(cert.app, name="cert")
