@@ -19,7 +19,6 @@ from certrepo.domain.enums import Role
 from certrepo.services.accounts import Bootstrap, bootstrap
 from certrepo.services.context import Call, Services
 from certrepo.store.database import migrate
-
 from tests.support.postgres import PostgresCluster, start_cluster
 
 REQUIRE_ALL = os.environ.get("CERTREPO_REQUIRE_ALL") == "1"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["CACHE_NEUTRAL_ACTIONS", "GENESIS_HASH", "invalidates_caches", "AuditEvent", "ChainBreak", "ChainVerifier", "chain_hash", "find_chain_break"]
+__all__ = ["CACHE_NEUTRAL_ACTIONS", "GENESIS_HASH", "AuditEvent", "ChainBreak", "ChainVerifier", "chain_hash", "find_chain_break", "invalidates_caches"]
 
 GENESIS_HASH = "0" * 64
 

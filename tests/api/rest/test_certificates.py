@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from tests.factories import Chain, build, ec_key, key_pem, make_chain, pem
 
 pytestmark = pytest.mark.usefixtures("world")

@@ -10,7 +10,6 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
-
 from tests.conftest import World
 from tests.factories import Chain, build, ec_key, key_pem, make_chain, pem, rsa_key
 

@@ -7,15 +7,15 @@ import base64
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.factories import key_pem, make_chain, pem
 
 from certrepo.app import build_app, build_services, prepare_storage
 from certrepo.config import Settings
 from certrepo.services.accounts import bootstrap
-from tests.factories import key_pem, make_chain, pem
 
 CHAIN = make_chain("Fuzz")
 SEED_PEM = pem(CHAIN.leaf) + pem(CHAIN.intermediate)

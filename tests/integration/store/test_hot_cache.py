@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from tests.conftest import World
+from tests.factories import key_pem, make_chain, pem
 
 from certrepo.app import build_services
 from certrepo.domain.enums import DataSource
@@ -13,8 +15,6 @@ from certrepo.domain.repository import Binding
 from certrepo.services import accounts, auth, certificates, operations, repositories
 from certrepo.services.context import Services
 from certrepo.services.hotcache import hot_cache_of
-from tests.conftest import World
-from tests.factories import key_pem, make_chain, pem
 
 
 @pytest.fixture

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from tests.conftest import World
+from tests.support.rows import insert_ca
 
 from certrepo.app import build_services
 from certrepo.domain.enums import DataSource, QuotaPool
@@ -15,8 +17,6 @@ from certrepo.domain.errors import CaAlreadyBound, QuotaExhausted
 from certrepo.domain.repository import Binding
 from certrepo.services import audit, repositories
 from certrepo.services.context import Services
-from tests.conftest import World
-from tests.support.rows import insert_ca
 
 
 @pytest.fixture

@@ -3,19 +3,20 @@ searched for the key's bytes after an upload, an issuance-free sign and a master
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import subprocess
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from tests.conftest import World
+from tests.factories import key_pem, make_chain, pem
+from tests.support.postgres import PostgresCluster, find_pg_bin
 
 from certrepo.domain.enums import DataSource
 from certrepo.domain.repository import Binding
 from certrepo.services import certificates, keys, repositories
-from tests.conftest import World
-from tests.factories import key_pem, make_chain, pem
-from tests.support.postgres import PostgresCluster, find_pg_bin
 
 
 def _needles(key: object) -> list[bytes]:
@@ -36,7 +37,8 @@ async def _stored_bytes(world: World, request: pytest.FixtureRequest) -> bytes:
     bin_dir = find_pg_bin()
     assert bin_dir is not None
     database = url.rsplit("/", 1)[1]
-    dump = subprocess.run(
+    dump = await asyncio.to_thread(
+        subprocess.run,
         [str(bin_dir / "pg_dump"), "-h", "127.0.0.1", "-p", str(cluster.port), "-U", cluster.user, database],
         capture_output=True,
         check=True,
