@@ -95,7 +95,8 @@ def search_text_of(certificate: Certificate) -> str:
         certificate.fingerprint_sha256,
         certificate.fingerprint_sha1,
     ]
-    return " ".join(p for p in parts if p).lower()
+    # A value given twice (the common name is usually a SAN too) is indexed once: fewer trigrams to write.
+    return " ".join(dict.fromkeys(p for p in parts if p)).lower()
 
 
 def _certificate(row: Any) -> Certificate:
@@ -246,7 +247,7 @@ class CertificateStore(_Store):
         (a scan of that repository, on both databases)."""
         like = certificates.c.search_text.contains(keyword, autoescape=True)
         if self._dialect() != "sqlite" or len(keyword) < _MIN_TRIGRAM_KEYWORD or "\x00" in keyword:
-            return like
+            return like  # (a NUL would end FTS5's query string early: such a keyword takes the LIKE path)
         terms = await self._selective_trigrams(keyword)
         candidates = select(_search_index.c.rowid).where(
             _search_index.c.certificates_search.op("MATCH")(" AND ".join(_fts_string(t) for t in terms))
@@ -311,25 +312,30 @@ class CertificateStore(_Store):
             return statement
         return select(func.count()).select_from(certificates).where(condition)
 
-    def _page_statement(self, condition: Any, page: Page, *, with_total: bool) -> Any:
+    def _page_statement(self, condition: Any, page: Page) -> Any:
         """One page, newest first. Deferred join: filter, order and offset run on ids (index-only where an
-        index covers them) and only the page's rows are read whole. ``with_total`` also counts every match
-        (``count(*) OVER ()``) in the same pass, for a keyword condition that is dear to evaluate twice."""
-        columns = [certificates.c.id]
-        if with_total:
-            columns.append(func.count().over().label("matches"))
+        index covers them) and only the page's rows are read whole."""
         ids = (
-            select(*columns)
+            select(certificates.c.id)
             .where(condition)
             .order_by(certificates.c.id.desc())
             .offset(page.offset)
             .limit(page.size)
             .subquery()
         )
+        return select(certificates).join(ids, ids.c.id == certificates.c.id).order_by(certificates.c.id.desc())
+
+    def _keyword_page_statement(self, condition: Any, page: Page) -> Any:
+        """One page and the number of matches of a keyword search, from one evaluation of the keyword.
+
+        The matching ids are a materialised CTE: the database finds them once, through the trigram index,
+        and counts and pages them. Left to itself, PostgreSQL may instead walk the (id) index backwards and
+        test every row of the repository, to save sorting a result it wrongly estimates as large."""
+        matching = select(certificates.c.id).where(condition).cte("matching").prefix_with("MATERIALIZED")
+        ids = select(matching.c.id).order_by(matching.c.id.desc()).offset(page.offset).limit(page.size).subquery()
+        total = select(func.count()).select_from(matching).scalar_subquery().label("matches")
         return (
-            select(certificates, *([ids.c.matches] if with_total else []))
-            .join(ids, ids.c.id == certificates.c.id)
-            .order_by(certificates.c.id.desc())
+            select(certificates, total).join(ids, ids.c.id == certificates.c.id).order_by(certificates.c.id.desc())
         )
 
     async def list(
@@ -338,7 +344,7 @@ class CertificateStore(_Store):
         """One page of a repository's certificates, newest first, and the exact number of matches."""
         condition = await self._conditions(repository_id, query)
         if query.keyword:
-            rows = (await self._session.execute(self._page_statement(condition, page, with_total=True))).all()
+            rows = (await self._session.execute(self._keyword_page_statement(condition, page))).all()
             if rows:
                 return [_certificate(r) for r in rows], int(rows[0].matches)
             if page.offset == 0:
@@ -348,7 +354,7 @@ class CertificateStore(_Store):
         total = int(counted.scalar_one())
         if query.keyword or page.offset >= total:
             return [], total
-        rows = (await self._session.execute(self._page_statement(condition, page, with_total=False))).all()
+        rows = (await self._session.execute(self._page_statement(condition, page))).all()
         return [_certificate(r) for r in rows], total
 
     async def all_in_repository(self, repository_id: int, *, is_ca: bool | None = None) -> list[Certificate]:

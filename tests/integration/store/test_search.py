@@ -397,7 +397,7 @@ async def _plans_of_a_keyword_search(world: World, repository_id: int, keyword: 
     sent: list[tuple[str, Any]] = []
 
     def capture(_c: Any, _cursor: Any, statement: str, parameters: Any, _ctx: Any, _many: bool) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
             sent.append((statement, parameters))
 
     event.listen(engine.sync_engine, "before_cursor_execute", capture)

@@ -1,0 +1,119 @@
+"""`certrepo cert import DIR` against a real `certrepo serve` (the module's `served` server): pairs keys with
+certificates, imports PEM, DER and PKCS#12, reports each refusal with its reason, leaves nothing behind for a
+refused item, and re-runs cleanly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from tests.e2e.conftest import Served
+from tests.factories import Chain, build, ec_key, key_pem, make_chain, pem
+
+PASSWORD = "import-pass"
+
+
+@pytest.fixture
+def repository(served: Served) -> int:
+    """A fresh `uploaded` repository on the module's server."""
+    with httpx.Client(base_url=served.base_url, headers={"Authorization": served.bearer}, timeout=30) as http:
+        created = http.post("/v1/repositories", json={"data_source": "uploaded"})
+    assert created.status_code == 201, created.text
+    return int(created.json()["id"])
+
+
+@pytest.fixture(scope="module")
+def chain() -> Chain:
+    return make_chain("Import")
+
+
+def _leaf(chain: Chain, host: str, **kw: Any) -> tuple[Any, Any]:
+    key = ec_key()
+    return build(host, key, issuer=(chain.intermediate, chain.intermediate_key), sans=[host], **kw), key
+
+
+def _write_pair(folder: Path, stem: str, cert: Any, key: Any) -> None:
+    (folder / f"{stem}.pem").write_text(pem(cert))
+    (folder / f"{stem}.key").write_text(key_pem(key))
+
+
+def _import(served: Served, folder: Path, repository: int) -> tuple[int, dict[str, Any]]:
+    """`certrepo --json cert import FOLDER --repository ID`: its exit code and its JSON summary."""
+    done = served.cli(
+        "--json", "cert", "import", str(folder), "--repository", str(repository), "--password", PASSWORD
+    )
+    assert done.stdout.strip(), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def _certificates(served: Served, repository: int) -> list[dict[str, Any]]:
+    with httpx.Client(base_url=served.base_url, headers={"Authorization": served.bearer}, timeout=30) as http:
+        listed = http.get(f"/v1/repositories/{repository}/certificates", params={"page_size": 500})
+    assert listed.status_code == 200, listed.text
+    return list(listed.json()["items"])
+
+
+def _key_rows(served: Served) -> int:
+    with sqlite3.connect(served.database) as connection:
+        return int(connection.execute("SELECT count(*) FROM key_material").fetchone()[0])
+
+
+def test_pem_pairs_der_and_pkcs12_are_imported_each_with_its_key(
+    served: Served, repository: int, chain: Chain, tmp_path: Path
+) -> None:
+    for i in range(4):
+        _write_pair(tmp_path, f"site{i}", *_leaf(chain, f"site{i}.import.example"))
+    der_cert, _ = _leaf(chain, "der.import.example")
+    (tmp_path / "der.cer").write_bytes(der_cert.public_bytes(serialization.Encoding.DER))
+    p12_cert, p12_key = _leaf(chain, "p12.import.example")
+    (tmp_path / "bundle.p12").write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"p12", p12_key, p12_cert, None, serialization.BestAvailableEncryption(PASSWORD.encode())
+        )
+    )
+    code, summary = _import(served, tmp_path, repository)
+    assert (code, summary["imported"], summary["refused"], summary["unpaired_keys"]) == (0, 6, {}, [])
+    stored = {c["common_name"]: c["has_private_key"] for c in _certificates(served, repository)}
+    assert stored == {
+        **{f"site{i}.import.example": True for i in range(4)},
+        "der.import.example": False,
+        "p12.import.example": True,
+    }
+
+
+def test_refusals_name_the_file_and_the_reason_and_leave_nothing_behind(
+    served: Served, repository: int, chain: Chain, tmp_path: Path
+) -> None:
+    _write_pair(tmp_path, "good", *_leaf(chain, "good.import.example"))
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=400)
+    _write_pair(tmp_path, "expired", *_leaf(chain, "expired.import.example", not_before=long_ago, days=30))
+    (tmp_path / "notes.txt").write_text("not a certificate\n")
+    (tmp_path / "lonely.key").write_text(key_pem(ec_key()))
+    keys_before = _key_rows(served)
+    code, summary = _import(served, tmp_path, repository)
+    assert code == 1 and summary["imported"] == 1
+    assert set(summary["refused"]) == {str(tmp_path / "expired.pem"), str(tmp_path / "notes.txt")}
+    assert summary["refused"][str(tmp_path / "expired.pem")].startswith("CertificateExpired")
+    assert summary["unpaired_keys"] == [str(tmp_path / "lonely.key")]
+    assert [c["common_name"] for c in _certificates(served, repository)] == ["good.import.example"]
+    assert _key_rows(served) == keys_before + 1  # the refused item's key was never stored
+
+
+def test_a_second_run_reports_everything_as_already_present(
+    served: Served, repository: int, chain: Chain, tmp_path: Path
+) -> None:
+    for i in range(3):
+        _write_pair(tmp_path, f"again{i}", *_leaf(chain, f"again{i}.import.example"))
+    first = _import(served, tmp_path, repository)
+    second = _import(served, tmp_path, repository)
+    assert (first[0], first[1]["imported"]) == (0, 3)
+    assert (second[0], second[1]["imported"], len(second[1]["already_present"])) == (0, 0, 3)
+    assert len(_certificates(served, repository)) == 3
