@@ -3,6 +3,7 @@ except through ``sealed_key`` for the keystore."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -357,7 +358,9 @@ class CertificateStore(_Store):
         rows = (await self._session.execute(self._page_statement(condition, page))).all()
         return [_certificate(r) for r in rows], total
 
-    async def all_in_repository(self, repository_id: int, *, is_ca: bool | None = None) -> list[Certificate]:
+    async def all_in_repository(
+        self, repository_id: int, *, is_ca: bool | None = None
+    ) -> builtins.list[Certificate]:
         condition = certificates.c.repository_id == repository_id
         if is_ca is not None:
             condition = and_(condition, certificates.c.is_ca == is_ca)
@@ -377,7 +380,9 @@ class CertificateStore(_Store):
             .values(status=CertificateStatus.REVOKED.value, revoked_at=at, revocation_reason=reason.value)
         )
 
-    async def expiring(self, account_id: int, *, now: datetime, within_days: int, limit: int) -> list[Certificate]:
+    async def expiring(
+        self, account_id: int, *, now: datetime, within_days: int, limit: int
+    ) -> builtins.list[Certificate]:
         """Certificates of an account expiring within the horizon, soonest first (across repositories)."""
         rows = await self._session.execute(
             select(certificates)
