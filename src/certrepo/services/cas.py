@@ -12,7 +12,6 @@ import asyncio
 import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -49,11 +48,9 @@ __all__ = [
     "CRL_REFRESH_AFTER",
     "CRL_VALIDITY",
     "CaImport",
-    "CaRecords",
     "CaSpec",
     "SignerOfCa",
     "ca_certificate",
-    "ca_records",
     "create_ca",
     "get_ca",
     "import_ca",
@@ -74,44 +71,6 @@ BACKDATE = timedelta(minutes=1)  # notBefore slack for relying parties whose clo
 DEFAULT_ROOT_DAYS = 3650
 DEFAULT_INTERMEDIATE_DAYS = 1825
 MAX_CA_DAYS = 36500
-
-
-class CaRecords(Protocol):
-    """What these use cases need from ``uow.cas`` (store/cas.py) beyond get/list — to join ports.CaStore."""
-
-    async def get(self, ca_id: int) -> CertificateAuthority | None: ...
-    async def add(
-        self,
-        *,
-        account_id: int,
-        type: CaType,
-        parent_id: int | None,
-        common_name: str | None,
-        key_algorithm: str,
-        certificate_pem: str,
-        serial_number: str,
-        not_before: datetime,
-        not_after: datetime,
-        imported: bool,
-        key_id: int | None,
-        now: datetime,
-    ) -> CertificateAuthority: ...
-    async def sealed_key(self, ca_id: int) -> SealedSecret | None: ...
-    async def reserve_serial(self, record: IssuedRecord) -> bool: ...
-    async def issued(self, ca_id: int, serial_number: str) -> IssuedRecord | None: ...
-    async def mark_revoked(
-        self, ca_id: int, serial_number: str, *, at: datetime, reason: RevocationReason
-    ) -> bool: ...
-    async def revoked_entries(self, ca_id: int, *, unexpired_at: datetime) -> list[IssuedRecord]: ...
-    async def next_crl_number(self, ca_id: int) -> int: ...
-    async def save_crl(self, record: CrlRecord) -> None: ...
-    async def crl(self, ca_id: int) -> CrlRecord | None: ...
-    async def list(self, account_id: int) -> list[CertificateAuthority]: ...
-
-
-def ca_records(uow: UnitOfWork) -> CaRecords:
-    """``uow.cas`` with the full CA store interface."""
-    return uow.cas  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -172,7 +131,7 @@ async def load_ca(uow: UnitOfWork, call: Call, ca_id: int) -> CertificateAuthori
 
 async def open_ca_key(services: Services, uow: UnitOfWork, ca: CertificateAuthority) -> PrivateKey:
     """The CA's private key, opened from the keystore. Raises NoPrivateKey when it has none here."""
-    sealed = await ca_records(uow).sealed_key(ca.id)
+    sealed = await uow.cas.sealed_key(ca.id)
     if sealed is None:
         raise NoPrivateKey(
             f"CA {ca.id} ({ca.common_name}) was imported without its private key: it cannot sign",
@@ -229,7 +188,7 @@ def take_key(services: Services, algorithm: KeyAlgorithm) -> PrivateKey:
 async def publish_crl(services: Services, uow: UnitOfWork, signer: SignerOfCa, *, now: datetime) -> CrlRecord:
     """Sign and store a new full CRL of the CA: the next CRL number (taken under the CA row's lock, so
     numbers strictly increase across nodes), every revoked serial not yet expired."""
-    records = ca_records(uow)
+    records = uow.cas
     number = await records.next_crl_number(signer.ca.id)
     entries = [
         RevokedEntry(
@@ -346,7 +305,7 @@ async def create_ca(services: Services, call: Call, spec: CaSpec) -> Certificate
                 record = IssuedRecord(
                     parent.ca.id, format(cert.serial_number, "x"), None, cert.not_valid_after_utc
                 )
-                if not await ca_records(uow).reserve_serial(record):
+                if not await uow.cas.reserve_serial(record):
                     continue
             key_id = await uow.key_material.add(_sealed_der(services, key), purpose=CA_KEY_PURPOSE, now=now)
             ca = await _add_ca(
@@ -389,7 +348,7 @@ async def _add_ca(
             f"CA key algorithm {facts.key_algorithm_name} is not supported",
             details={"field": "key_algorithm"},
         )
-    return await ca_records(uow).add(
+    return await uow.cas.add(
         account_id=call.principal.account_id,
         type=CaType.ROOT if facts.is_self_signed else CaType.INTERMEDIATE,
         parent_id=parent_id,

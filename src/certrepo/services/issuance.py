@@ -43,7 +43,7 @@ from certrepo.pki.load import load_certificates
 from certrepo.pki.profiles import check_compliant_profile, check_trusted_chain
 
 from .audit import event_for
-from .cas import BACKDATE, SignerOfCa, ca_records, load_signer, take_key
+from .cas import BACKDATE, SignerOfCa, load_signer, take_key
 from .certificates import store_certificate, to_certificate
 from .context import Call, Services
 from .ports import UnitOfWork
@@ -205,7 +205,7 @@ async def _store(
     record = IssuedRecord(
         certificate.issuing_ca_id, certificate.serial_number, certificate.identifier, certificate.not_after
     )
-    if not await ca_records(uow).reserve_serial(record):
+    if not await uow.cas.reserve_serial(record):
         return None
     stored = await store_certificate(services, uow, certificate, key)
     await uow.audit.append(

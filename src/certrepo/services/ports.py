@@ -13,9 +13,9 @@ from typing import Protocol, Self
 
 from certrepo.domain.accounts import AccessKey, Account, User
 from certrepo.domain.audit import AuditEvent
-from certrepo.domain.ca import CertificateAuthority
+from certrepo.domain.ca import CertificateAuthority, CrlRecord, IssuedRecord
 from certrepo.domain.certificate import Certificate, CertificateQuery
-from certrepo.domain.enums import DataSource, QuotaPool, RepositoryStatus, RevocationReason, Role
+from certrepo.domain.enums import CaType, DataSource, QuotaPool, RepositoryStatus, RevocationReason, Role
 from certrepo.domain.paging import Page
 from certrepo.domain.repository import Repository
 from certrepo.domain.secrets import SealedSecret
@@ -140,7 +140,35 @@ class CertificateStore(Protocol):
 
 
 class CaStore(Protocol):
+    """CAs, what they issued, and their CRLs (store/cas.py)."""
+
     async def get(self, ca_id: int) -> CertificateAuthority | None: ...
+    async def add(
+        self,
+        *,
+        account_id: int,
+        type: CaType,
+        parent_id: int | None,
+        common_name: str | None,
+        key_algorithm: str,
+        certificate_pem: str,
+        serial_number: str,
+        not_before: datetime,
+        not_after: datetime,
+        imported: bool,
+        key_id: int | None,
+        now: datetime,
+    ) -> CertificateAuthority: ...
+    async def sealed_key(self, ca_id: int) -> SealedSecret | None: ...
+    async def reserve_serial(self, record: IssuedRecord) -> bool: ...
+    async def issued(self, ca_id: int, serial_number: str) -> IssuedRecord | None: ...
+    async def mark_revoked(
+        self, ca_id: int, serial_number: str, *, at: datetime, reason: RevocationReason
+    ) -> bool: ...
+    async def revoked_entries(self, ca_id: int, *, unexpired_at: datetime) -> list[IssuedRecord]: ...
+    async def next_crl_number(self, ca_id: int) -> int: ...
+    async def save_crl(self, record: CrlRecord) -> None: ...
+    async def crl(self, ca_id: int) -> CrlRecord | None: ...
     async def list(self, account_id: int) -> list[CertificateAuthority]: ...
 
 

@@ -32,7 +32,7 @@ from certrepo.pki.ocsp import (
 )
 
 from .audit import event_for
-from .cas import CRL_REFRESH_AFTER, SignerOfCa, ca_records, load_signer, publish_crl, signer_of
+from .cas import CRL_REFRESH_AFTER, SignerOfCa, load_signer, publish_crl, signer_of
 from .certificates import load_certificate
 from .context import Call, Services
 from .ports import UnitOfWork
@@ -85,7 +85,7 @@ async def _revoke_issued(
 ) -> None:
     """Mark the serial revoked in the CA's records and publish the CRL that lists it."""
     ca = signer.ca
-    if not await ca_records(uow).mark_revoked(ca.id, serial_number, at=at, reason=reason):
+    if not await uow.cas.mark_revoked(ca.id, serial_number, at=at, reason=reason):
         raise CertificateRevoked(
             f"serial {serial_number} of CA {ca.id} is already revoked",
             details={"ca_id": ca.id, "serial_number": serial_number},
@@ -167,7 +167,7 @@ async def revoke_serial(
     parsed = parse_reason(reason)
     async with services.uow() as uow:
         signer = await load_signer(services, uow, call, ca_id)
-        record = await ca_records(uow).issued(ca_id, serial)
+        record = await uow.cas.issued(ca_id, serial)
         if record is None:
             raise CertificateNotFound(
                 f"CA {ca_id} issued no certificate with serial {serial}",
@@ -206,14 +206,14 @@ async def current_crl(services: Services, ca_id: int) -> CrlRecord:
     entries that expired since). Raises CaNotFound, NoPrivateKey (a key-less chain anchor)."""
     now = _now(services)
     async with services.uow(read_only=True) as uow:
-        record = await ca_records(uow).crl(ca_id)
+        record = await uow.cas.crl(ca_id)
         if record is None and await uow.cas.get(ca_id) is None:
             raise CaNotFound(f"CA {ca_id} does not exist", details={"ca_id": ca_id})
     if record is not None and now < record.this_update + CRL_REFRESH_AFTER:
         return record
     async with services.uow() as uow:
         # Another node may have refreshed it meanwhile: the write lock makes this check current.
-        record = await ca_records(uow).crl(ca_id)
+        record = await uow.cas.crl(ca_id)
         if record is not None and now < record.this_update + CRL_REFRESH_AFTER:
             return record
         signer = await signer_of(services, uow, ca_id)
@@ -239,7 +239,7 @@ async def ocsp_response(services: Services, ca_id: int, request_der: bytes) -> b
             signer = None
         if signer is None or not ocsp_request_matches_ca(query, signer.certificate):
             return ocsp_error_response("unauthorized")
-        record = await ca_records(uow).issued(ca_id, format(query.serial, "x"))
+        record = await uow.cas.issued(ca_id, format(query.serial, "x"))
     if record is None:
         status = OcspStatus("unknown")
     elif record.revoked_at is not None:

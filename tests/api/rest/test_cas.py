@@ -71,7 +71,7 @@ async def test_a_ca_key_is_sealed_in_the_keystore_not_stored_in_clear(
     root = (await _create(api, type="root", common_name="Sealed Root")).json()
 
     async with world.services.uow(read_only=True) as uow:
-        sealed = await cas.ca_records(uow).sealed_key(root["id"])
+        sealed = await uow.cas.sealed_key(root["id"])
     assert sealed is not None
     der = world.services.keystore.open(sealed, purpose=cas.CA_KEY_PURPOSE)
     assert b"PRIVATE" not in sealed.ciphertext and len(der) > 100
