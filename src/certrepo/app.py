@@ -16,6 +16,7 @@ from .api.common.limits import BodyLimitMiddleware
 from .api.common.requests import RequestIdMiddleware
 from .api.rest import audit, certificates, health, identity, operations, repositories
 from .api.rest.errors import install_error_handlers
+from .api.rest.keyuse_fastpath import KeyUseFastPath
 from .config import Settings
 from .domain.secrets import Secret
 from .keystore.envelope import EnvelopeKeystore, MasterKeyFile, MasterKeyring
@@ -103,6 +104,7 @@ def build_app(settings: Settings, services: Services | None = None) -> FastAPI:
         finally:
             key_pool.stop(timeout_seconds=5)
         await engine.dispose()  # type: ignore[attr-defined]
+        services.uow.dispose()  # type: ignore[attr-defined]  # the SQLite key-use connection
 
     app = FastAPI(
         title="certrepo",
@@ -140,4 +142,6 @@ def build_app(settings: Settings, services: Services | None = None) -> FastAPI:
     install_console(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
+    # Outermost: the key-use routes answered without routing and dependency solving (issue 5).
+    app.add_middleware(KeyUseFastPath, services=services, max_body_bytes=settings.max_body_bytes)
     return app

@@ -6,13 +6,10 @@ The hot path: one read-only lookup of certificate and repository, a key from the
 
 from __future__ import annotations
 
-import math
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from cryptography import x509
-from limits import RateLimitItem, RateLimitItemPerSecond, storage, strategies
 
 from certrepo.crypto.keys import KeyCache, load_stored_private_key, public_key_of_certificate
 from certrepo.crypto.messages import Message, decode_base64_field, decode_message
@@ -25,7 +22,6 @@ from certrepo.domain.errors import (
     CertrepoError,
     InvalidInput,
     MissingParameter,
-    Throttling,
 )
 from certrepo.domain.repository import Repository
 from certrepo.pki.load import load_certificates
@@ -35,6 +31,7 @@ from .certificates import PRIVATE_KEY_PURPOSE
 from .context import Call, Services
 from .hotcache import hot_cache_of
 from .ledger import ledger_of
+from .throttle import Throttle
 
 __all__ = [
     "CertificateRef",
@@ -57,34 +54,13 @@ class CertificateRef:
 # --- per-process state ------------------------------------------------------------------------------
 
 
-class _Throttle:
-    """Per-repository QPS limit (a fixed one-second window from `limits`), counted per process."""
-
-    def __init__(self) -> None:
-        self._limiter = strategies.FixedWindowRateLimiter(storage.MemoryStorage())
-        self._items: dict[int, RateLimitItem] = {}
-
-    def hit(self, repository_id: int, qps: int) -> None:
-        item = self._items.get(qps)
-        if item is None:
-            item = self._items[qps] = RateLimitItemPerSecond(qps)
-        key = str(repository_id)
-        if not self._limiter.hit(item, "repository", key):
-            reset = self._limiter.get_window_stats(item, "repository", key).reset_time
-            retry = max(1, math.ceil(reset - time.time()))
-            raise Throttling(
-                f"repository {repository_id} allows {qps} calls per second; retry in {retry} s",
-                retry_after_seconds=retry,
-            )
-
-
 @dataclass
 class _Caches:
     keys: KeyCache = field(default_factory=lambda: KeyCache(4096))
     certificates: OrderedDict[str, tuple[x509.Certificate, tuple[x509.Certificate, ...]]] = field(
         default_factory=OrderedDict
     )
-    throttle: _Throttle = field(default_factory=_Throttle)
+    throttle: Throttle = field(default_factory=Throttle)
 
 
 def _caches(services: Services) -> _Caches:

@@ -6,11 +6,43 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from certrepo.domain.errors import MessageTooLarge
+from certrepo.domain.errors import InvalidInput, MessageTooLarge
 
 from .requests import request_id_of
 
-__all__ = ["BodyLimitMiddleware"]
+__all__ = ["BodyLimitMiddleware", "read_body"]
+
+
+def _over_limit(size: int, max_body_bytes: int) -> str:
+    return f"request body of {size}+ bytes is over the limit of {max_body_bytes} bytes"
+
+
+def _declared_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length" and value.isdigit():
+            return int(value)
+    return None
+
+
+async def read_body(scope: Scope, receive: Receive, max_body_bytes: int) -> bytes:
+    """The whole request body, for a handler that reads it itself. Raises MessageTooLarge as soon as the
+    declared or received size passes the limit, and InvalidInput when the client leaves mid-body."""
+    declared = _declared_length(scope)
+    if declared is not None and declared > max_body_bytes:
+        raise MessageTooLarge(_over_limit(declared, max_body_bytes))
+    chunks: list[bytes] = []
+    received = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise InvalidInput("the client closed the connection before sending the whole body")
+        chunk = message.get("body", b"")
+        received += len(chunk)
+        if received > max_body_bytes:
+            raise MessageTooLarge(_over_limit(received, max_body_bytes))
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 class BodyLimitMiddleware:
@@ -22,10 +54,10 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_body_bytes:
-                await self._refuse(scope, send, int(value))
-                return
+        declared = _declared_length(scope)
+        if declared is not None and declared > self.max_body_bytes:
+            await self._refuse(scope, send, declared)
+            return
         received = 0
         refused = False
 
@@ -51,7 +83,7 @@ class BodyLimitMiddleware:
         body = json.dumps(
             {
                 "code": MessageTooLarge.code,
-                "message": f"request body of {size}+ bytes is over the limit of {self.max_body_bytes} bytes",
+                "message": _over_limit(size, self.max_body_bytes),
                 "request_id": request_id_of(scope),
             }
         ).encode()

@@ -7,13 +7,25 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["RequestIdMiddleware", "request_id_of"]
+__all__ = ["RequestIdMiddleware", "assign_request_id", "request_id_of"]
 
 _VALID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 def request_id_of(scope: Scope) -> str:
     return str(scope.get("state", {}).get("request_id", "")) or "-"
+
+
+def assign_request_id(scope: Scope) -> str:
+    """The request's id, kept from a sane ``X-Request-Id`` of the caller or made here; stored in the scope."""
+    given = ""
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            given = value.decode("latin-1")
+            break
+    request_id = given if _VALID.match(given) else uuid.uuid4().hex.upper()
+    scope.setdefault("state", {})["request_id"] = request_id
+    return request_id
 
 
 class RequestIdMiddleware:
@@ -26,14 +38,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = ""
-        for name, value in scope.get("headers", []):
-            if name == b"x-request-id":
-                given = value.decode("latin-1")
-                break
-        request_id = given if _VALID.match(given) else uuid.uuid4().hex.upper()
-        scope.setdefault("state", {})["request_id"] = request_id
-        header = (b"x-request-id", request_id.encode())
+        header = (b"x-request-id", assign_request_id(scope).encode())
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

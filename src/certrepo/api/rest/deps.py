@@ -14,7 +14,9 @@ from certrepo.services.context import Call, Services
 __all__ = ["AccessKeyIdPath", "CallDep", "IdPath", "PageDep", "ServicesDep"]
 
 
-def _services(request: Request) -> Services:
+# Dependencies are coroutines on purpose: FastAPI runs a plain `def` dependency in a worker thread,
+# a thread hop on every request for what is an attribute read.
+async def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -24,7 +26,7 @@ async def _call(request: Request, services: Annotated[Services, Depends(_service
     return Call(principal=principal, request_id=request_id_of(request.scope))
 
 
-def _page(
+async def _page(
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> Page:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -14,7 +15,13 @@ from certrepo.api.common.errors import retry_after_seconds, status_for
 from certrepo.api.common.requests import request_id_of
 from certrepo.domain.errors import CertrepoError
 
-__all__ = ["error_responses", "install_error_handlers"]
+__all__ = [
+    "error_body",
+    "error_responses",
+    "install_error_handlers",
+    "product_error_response",
+    "validation_error_body",
+]
 
 log = structlog.get_logger("certrepo.api")
 
@@ -37,23 +44,34 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorBody, "description": _STATUS_TEXT.get(s, "error")} for s in wanted}
 
 
-def _body(request: Request, code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"code": code, "message": message, "request_id": request_id_of(request.scope)}
+def error_body(request_id: str, code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The SPEC §3 error body."""
+    body: dict[str, Any] = {"code": code, "message": message, "request_id": request_id}
     if details:
         body["details"] = details
     return body
 
 
-async def _product_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, CertrepoError)
+def _body(request: Request, code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return error_body(request_id_of(request.scope), code, message, details)
+
+
+def product_error_response(exc: CertrepoError, request_id: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Status, body and extra headers of a product error (the one mapping, used by every REST path)."""
     status = status_for(exc)
     headers: dict[str, str] = {}
     retry = retry_after_seconds(exc)
     if retry is not None:
         headers = {"Retry-After": str(retry), "x-acs-retry-after": str(retry * 1000)}
     if status >= 500:
-        log.error("unmapped product error", code=exc.code, request_id=request_id_of(request.scope))
-    return JSONResponse(_body(request, exc.code, exc.message, exc.details or None), status, headers=headers)
+        log.error("unmapped product error", code=exc.code, request_id=request_id)
+    return status, error_body(request_id, exc.code, exc.message, exc.details or None), headers
+
+
+async def _product_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CertrepoError)
+    status, body, headers = product_error_response(exc, request_id_of(request.scope))
+    return JSONResponse(body, status, headers=headers)
 
 
 def _where(loc: tuple[Any, ...]) -> str:
@@ -61,14 +79,18 @@ def _where(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "request body"
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
+def validation_error_body(errors: Sequence[Any], request_id: str) -> dict[str, Any]:
+    """The 400 body for pydantic's validation errors: the first one in the message, all the fields."""
     first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
     code = "MissingParameter" if first.get("type") == "missing" else "InvalidParameter"
     message = f"{_where(tuple(first.get('loc', ())))}: {first.get('msg')}"
     fields = [_where(tuple(e.get("loc", ()))) for e in errors]
-    return JSONResponse(_body(request, code, message, {"fields": fields}), 400)
+    return error_body(request_id, code, message, {"fields": fields})
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse(validation_error_body(exc.errors(), request_id_of(request.scope)), 400)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
