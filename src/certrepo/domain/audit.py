@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-__all__ = ["CACHE_NEUTRAL_ACTIONS", "GENESIS_HASH", "AuditEvent", "ChainBreak", "ChainVerifier", "chain_hash", "find_chain_break", "invalidates_caches"]
+from .enums import QuotaPool
+
+__all__ = ["CACHE_NEUTRAL_ACTIONS", "GENESIS_HASH", "AuditEvent", "ChainBreak", "ChainVerifier", "KeyUseRecord", "chain_hash", "find_chain_break", "invalidates_caches"]
 
 GENESIS_HASH = "0" * 64
 
@@ -54,6 +56,10 @@ class AuditEvent:
     prev_hash: str | None = None
     hash: str | None = None
 
+    def refused(self, code: str) -> AuditEvent:
+        """The same key use, recorded as refused with the error code (e.g. its quota was used up)."""
+        return replace(self, outcome="refused", details={**self.details, "error": code})
+
     def canonical(self) -> bytes:
         """The bytes the chain hashes: every field but id and hashes, in a fixed JSON form."""
         body = {
@@ -69,6 +75,16 @@ class AuditEvent:
             "details": dict(self.details),
         }
         return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+@dataclass(frozen=True)
+class KeyUseRecord:
+    """What one key use writes: a unit of the account's quota pool (None: nothing to consume, e.g. a call
+    refused before the operation) and its audit event."""
+
+    account_id: int
+    pool: QuotaPool | None
+    event: AuditEvent
 
 
 def chain_hash(prev_hash: str, event: AuditEvent, sequence: int) -> str:

@@ -12,10 +12,11 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from certrepo.domain.accounts import AccessKey, Account, User
-from certrepo.domain.audit import AuditEvent
+from certrepo.domain.audit import AuditEvent, KeyUseRecord
 from certrepo.domain.ca import CertificateAuthority, CrlRecord, IssuedRecord
 from certrepo.domain.certificate import Certificate, CertificateQuery
 from certrepo.domain.enums import CaType, DataSource, QuotaPool, RepositoryStatus, RevocationReason, Role
+from certrepo.domain.errors import QuotaExhausted
 from certrepo.domain.paging import Page
 from certrepo.domain.repository import Repository
 from certrepo.domain.secrets import SealedSecret
@@ -223,6 +224,11 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...
+
+    async def record_key_uses(self, records: Sequence[KeyUseRecord]) -> list[QuotaExhausted | None]:
+        """Consume the records' quota units and append their audit events in one transaction of its own;
+        per record None or the QuotaExhausted its call gets (the event is then stored as refused)."""
+        ...
 
 
 class Keystore(Protocol):

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 __all__ = [
     "async_url",
+    "configure_sqlite",
     "create_engine_for",
     "current_revision",
     "head_revision",
@@ -45,7 +46,8 @@ def sync_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(hide_password=False)
 
 
-def _configure_sqlite(sync_engine: Engine, *, foreign_keys: bool = True) -> None:
+def configure_sqlite(sync_engine: Engine, *, foreign_keys: bool = True) -> None:
+    """WAL, foreign keys, busy timeout, secure delete on every connection; BEGIN IMMEDIATE for writers."""
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver so that "begin" below decides how to begin.
@@ -73,7 +75,7 @@ def create_engine_for(url: str, *, pool_size: int = 10) -> AsyncEngine:
     target = async_url(url)
     if make_url(target).get_backend_name() == "sqlite":
         engine = create_async_engine(target, connect_args={"timeout": 30})
-        _configure_sqlite(engine.sync_engine)
+        configure_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(target, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
@@ -81,7 +83,7 @@ def create_engine_for(url: str, *, pool_size: int = 10) -> AsyncEngine:
 def _sync_engine(url: str) -> Engine:
     engine = create_engine(sync_url(url))
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine, foreign_keys=False)
+        configure_sqlite(engine, foreign_keys=False)
     return engine
 
 

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, column, delete, func, insert, literal, or_, select, table, update
+from sqlalchemy import and_, column, delete, func, insert, literal, select, table, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from certrepo.domain.accounts import AccessKey, Account, User
-from certrepo.domain.audit import AuditEvent, chain_hash, invalidates_caches
+from certrepo.domain.audit import AuditEvent
 from certrepo.domain.enums import DataSource, QuotaPool, RepositoryStatus, Role
-from certrepo.domain.errors import CaAlreadyBound, InvalidInput, QuotaExhausted
+from certrepo.domain.errors import CaAlreadyBound, InvalidInput
 from certrepo.domain.paging import Page
 from certrepo.domain.repository import Repository
 from certrepo.keystore.base import SealedSecret
 
+from .ledger_sql import append_audit_events, consume_quota, ensure_quota_row
 from .tables import (
     access_keys,
     accounts,
@@ -518,44 +518,10 @@ class AuditStore(_Store):
         return int((await self._session.execute(select(audit_head.c.mutations).where(audit_head.c.id == 1))).scalar_one())
 
     async def append(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
-        """Append to the chain. The head row is locked (FOR UPDATE; SQLite: BEGIN IMMEDIATE) so that
-        concurrent writers on any node form one linear chain."""
-        if not events:
-            return []
-        head = (
-            await self._session.execute(select(audit_head).where(audit_head.c.id == 1).with_for_update())
-        ).one()
-        sequence, prev = int(head.sequence), head.hash
-        stored: list[AuditEvent] = []
-        rows: list[dict[str, Any]] = []
-        for event in events:
-            sequence += 1
-            digest = chain_hash(prev, event, sequence)
-            rows.append(
-                {
-                    "sequence": sequence,
-                    "account_id": event.account_id,
-                    "at": event.at,
-                    "actor": event.actor,
-                    "action": event.action,
-                    "outcome": event.outcome,
-                    "request_id": event.request_id,
-                    "repository_id": event.repository_id,
-                    "certificate_id": event.certificate_id,
-                    "algorithm": event.algorithm,
-                    "details": dict(event.details),
-                    "prev_hash": prev,
-                    "hash": digest,
-                }
-            )
-            stored.append(_event_with(event, sequence, prev, digest))
-            prev = digest
-        await self._session.execute(insert(audit_events), rows)
-        values: dict[str, Any] = {"sequence": sequence, "hash": prev}
-        if any(invalidates_caches(event.action) for event in events):
-            values["mutations"] = audit_head.c.mutations + 1
-            self.mutated = True
-        await self._session.execute(update(audit_head).where(audit_head.c.id == 1).values(**values))
+        """Append to the chain (ledger_sql.append_audit_events: the head row is locked, so concurrent
+        writers on any node form one linear chain)."""
+        stored, mutated = await self._session.run_sync(lambda s: append_audit_events(s.connection(), events))
+        self.mutated = self.mutated or mutated
         return stored
 
     async def list(
@@ -609,10 +575,6 @@ class AuditStore(_Store):
         return int(row.sequence), row.hash
 
 
-def _event_with(event: AuditEvent, sequence: int, prev: str, digest: str) -> AuditEvent:
-    return replace(event, id=sequence, prev_hash=prev, hash=digest)
-
-
 # --- quota ------------------------------------------------------------------------------------------
 
 
@@ -624,19 +586,7 @@ class QuotaStore(_Store):
         return {pool: found.get(pool, (None, 0)) for pool in QuotaPool}
 
     async def _ensure_row(self, account_id: int, pool: QuotaPool) -> None:
-        exists = await self._one(
-            select(quota_pools.c.pool).where(
-                and_(quota_pools.c.account_id == account_id, quota_pools.c.pool == pool.value)
-            )
-        )
-        if not exists:
-            try:
-                async with self._session.begin_nested():
-                    await self._session.execute(
-                        insert(quota_pools).values(account_id=account_id, pool=pool.value, total=None, used=0)
-                    )
-            except IntegrityError:
-                pass  # another node created it first
+        await self._session.run_sync(lambda s: ensure_quota_row(s.connection(), account_id, pool))
 
     async def set_total(self, account_id: int, pool: QuotaPool, total: int | None) -> None:
         if total is not None and total < 0:
@@ -649,34 +599,8 @@ class QuotaStore(_Store):
         )
 
     async def consume(self, account_id: int, pool: QuotaPool, units: int = 1) -> None:
-        """Guarded UPDATE: succeeds only while used + units <= total, whatever other nodes do. The common
-        case is that one statement; a pool without its row yet (unlimited) gets the row first."""
-        for _attempt in range(2):
-            result = await self._session.execute(
-                update(quota_pools)
-                .where(
-                    and_(
-                        quota_pools.c.account_id == account_id,
-                        quota_pools.c.pool == pool.value,
-                        or_(quota_pools.c.total.is_(None), quota_pools.c.used + units <= quota_pools.c.total),
-                    )
-                )
-                .values(used=quota_pools.c.used + units)
-            )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                return
-            exists = await self._one(
-                select(quota_pools.c.pool).where(
-                    and_(quota_pools.c.account_id == account_id, quota_pools.c.pool == pool.value)
-                )
-            )
-            if exists:
-                break
-            await self._ensure_row(account_id, pool)
-        raise QuotaExhausted(
-            f"the {pool.value} quota pool of this account is used up; an admin can raise it",
-            details={"pool": pool.value},
-        )
+        """Guarded UPDATE (ledger_sql.consume_quota). Raises QuotaExhausted."""
+        await self._session.run_sync(lambda s: consume_quota(s.connection(), account_id, pool, units))
 
 
 # --- request nonces (ACS signature replay) ----------------------------------------------------------

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from certrepo.domain.audit import KeyUseRecord
+from certrepo.domain.errors import QuotaExhausted
+
 from .cas import CaStore
 from .certificates import CertificateStore
+from .key_uses import KeyUseWriter
 from .notifications import NotificationStore
 from .stores import (
     AccessKeyStore,
@@ -131,13 +135,26 @@ class UnitOfWorkFactory:
         self._serialise_writers = engine.dialect.name == "sqlite"
         self._write_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autobegin=False)
+        self._key_uses = KeyUseWriter(engine, self._write_lock)
+
+    def _write_lock(self) -> asyncio.Lock | None:
+        """This event loop's SQLite write lock (None on PostgreSQL, where the database queues writers)."""
+        if not self._serialise_writers:
+            return None
+        loop = asyncio.get_running_loop()
+        lock = self._write_locks.get(loop)
+        if lock is None:
+            lock = self._write_locks[loop] = asyncio.Lock()
+        return lock
+
+    async def record_key_uses(self, records: Sequence[KeyUseRecord]) -> list[QuotaExhausted | None]:
+        """The key-use ledger's batch in one transaction of its own (store/key_uses.py)."""
+        return await self._key_uses.write(records)
+
+    def dispose(self) -> None:
+        self._key_uses.dispose()
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
         """A unit of work; ``read_only`` ones do not take SQLite's write lock (WAL readers run alongside)."""
-        lock = None
-        if self._serialise_writers and not read_only:
-            loop = asyncio.get_running_loop()
-            lock = self._write_locks.get(loop)
-            if lock is None:
-                lock = self._write_locks[loop] = asyncio.Lock()
+        lock = None if read_only else self._write_lock()
         return SqlUnitOfWork(self._sessions, read_only=read_only, on_mutation=self.on_mutation, write_lock=lock)
