@@ -1,6 +1,7 @@
 """`certrepo cert import DIR` against a real `certrepo serve` (the module's `served` server): pairs keys with
 certificates, imports PEM, DER and PKCS#12, reports each refusal with its reason, leaves nothing behind for a
-refused item, and re-runs cleanly."""
+refused item, re-runs cleanly, and lists every file it could not get to the server (a kill of the server in the
+middle of an import, and the resumed run: tests/system/test_crash_safety.py)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from tests.e2e.conftest import Served
+from tests.e2e.conftest import Served, run_certrepo
 from tests.factories import Chain, build, ec_key, key_pem, make_chain, pem
+from tests.support.server import free_port
 
 PASSWORD = "import-pass"
 
@@ -117,3 +119,18 @@ def test_a_second_run_reports_everything_as_already_present(
     assert (first[0], first[1]["imported"]) == (0, 3)
     assert (second[0], second[1]["imported"], len(second[1]["already_present"])) == (0, 0, 3)
     assert len(_certificates(served, repository)) == 3
+
+
+def test_an_import_that_reaches_no_server_lists_every_file_as_not_sent_and_exits_2(
+    served: Served, repository: int, chain: Chain, tmp_path: Path
+) -> None:
+    for i in range(3):
+        _write_pair(tmp_path, f"nowhere{i}", *_leaf(chain, f"nowhere{i}.import.example"))
+    nobody = {**served.env, "CERTREPO_URL": f"http://127.0.0.1:{free_port()}"}  # nothing listens there
+    command = ["--json", "--data-dir", str(served.data_dir), "cert", "import", str(tmp_path)]
+    done = run_certrepo(*command, "--repository", str(repository), env=nobody)
+    summary = json.loads(done.stdout)
+    assert (done.returncode, summary["imported"], summary["refused"]) == (2, 0, {})
+    assert sorted(summary["unreachable"]) == [str(tmp_path / f"nowhere{i}.pem") for i in range(3)]
+    assert all(reason.startswith("not sent") for reason in summary["unreachable"].values()), summary
+    assert _certificates(served, repository) == []

@@ -78,14 +78,15 @@ def import_(
     workers: Annotated[int, typer.Option(help="parallel uploads")] = 8,
     exportable: Annotated[bool, typer.Option()] = False,
 ) -> None:
-    """Import every certificate (and its matching key) of a folder; prints what was refused and why."""
+    """Import every certificate (and its matching key) of a folder; prints what was refused and why.
+    Exit 1 when something was refused, 2 when the server went away (re-run to import what is missing)."""
     with reporting_errors():
         summary = import_folder(
             client(), folder, repository_id=repository, password=password, workers=workers, exportable=exportable
         )
     emit(summary.as_dict(), human=lambda _: summary.print(console))
-    if summary.refused:
-        raise typer.Exit(1)
+    if summary.exit_code:
+        raise typer.Exit(summary.exit_code)
 
 
 @app.command("list")
