@@ -16,7 +16,7 @@ from .api.common.limits import BodyLimitMiddleware
 from .api.common.requests import RequestIdMiddleware
 from .api.rest import audit, certificates, health, identity, operations, repositories
 from .api.rest.errors import install_error_handlers
-from .api.rest.keyuse_fastpath import KeyUseFastPath
+from .api.rest.keyuse_fastpath import CertrepoAPI
 from .config import Settings
 from .domain.secrets import Secret
 from .keystore.envelope import EnvelopeKeystore, MasterKeyFile, MasterKeyring
@@ -106,7 +106,8 @@ def build_app(settings: Settings, services: Services | None = None) -> FastAPI:
         await engine.dispose()  # type: ignore[attr-defined]
         services.uow.dispose()  # type: ignore[attr-defined]  # the SQLite key-use connection
 
-    app = FastAPI(
+    # CertrepoAPI: FastAPI with the key-use routes answered outside routing and dependency solving (issue 5).
+    app = CertrepoAPI(
         title="certrepo",
         version=__version__,
         description="Certificate application repositories: store certificates, use their keys through an API.",
@@ -142,6 +143,4 @@ def build_app(settings: Settings, services: Services | None = None) -> FastAPI:
     install_console(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
-    # Outermost: the key-use routes answered without routing and dependency solving (issue 5).
-    app.add_middleware(KeyUseFastPath, services=services, max_body_bytes=settings.max_body_bytes)
     return app

@@ -20,6 +20,7 @@ __all__ = [
     "error_responses",
     "install_error_handlers",
     "product_error_response",
+    "server_fault_body",
     "validation_error_body",
 ]
 
@@ -100,12 +101,14 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(_body(request, code, str(exc.detail)), exc.status_code, headers=exc.headers)
 
 
+def server_fault_body(request_id: str) -> dict[str, Any]:
+    """Log the exception being handled with the request id; the 500 body names only the id."""
+    log.exception("unhandled error", request_id=request_id)
+    return error_body(request_id, "InternalError", "internal error; quote the request id when reporting it")
+
+
 async def _server_fault(request: Request, exc: Exception) -> JSONResponse:
-    # The trace goes to the log with the request id; the client sees only the id.
-    log.exception("unhandled error", request_id=request_id_of(request.scope))
-    return JSONResponse(
-        _body(request, "InternalError", "internal error; quote the request id when reporting it"), 500
-    )
+    return JSONResponse(server_fault_body(request_id_of(request.scope)), 500)
 
 
 def _declare_validation_errors_as_sent(app: FastAPI) -> None:

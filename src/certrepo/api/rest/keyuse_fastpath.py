@@ -15,6 +15,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from fastapi import FastAPI
 from pydantic import BaseModel, ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -25,10 +26,10 @@ from certrepo.domain.errors import CertrepoError
 from certrepo.services.context import Call, Services
 
 from . import operations as routes
-from .errors import product_error_response, validation_error_body
+from .errors import product_error_response, server_fault_body, validation_error_body
 from .schemas import DecryptIn, EncryptIn, SignIn, VerifyIn
 
-__all__ = ["KeyUseFastPath"]
+__all__ = ["CertrepoAPI", "KeyUseFastPath"]
 
 _Route = Callable[..., Awaitable[BaseModel]]
 
@@ -87,6 +88,20 @@ class KeyUseFastPath:
         except CertrepoError as exc:
             status, error, headers = product_error_response(exc, request_id)
             return status, _dumps(error), headers
+        except Exception:  # noqa: BLE001 - outside ServerErrorMiddleware: a fault is answered (and logged) here
+            return 500, _dumps(server_fault_body(request_id)), {}
+
+
+class CertrepoAPI(FastAPI):
+    """The FastAPI app with the key-use fast path as its outermost layer (``app.state`` holds the
+    services and settings it needs)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return KeyUseFastPath(
+            super().build_middleware_stack(),
+            services=self.state.services,
+            max_body_bytes=self.state.settings.max_body_bytes,
+        )
 
 
 def _authorization(scope: Scope) -> str | None:
