@@ -137,6 +137,7 @@ async def world(settings: Settings) -> AsyncIterator[World]:
         yield World(settings, services, result)
     finally:
         await services.extras["engine"].dispose()  # type: ignore[attr-defined]
+        await services.uow.dispose()  # type: ignore[attr-defined]
 
 
 @pytest.fixture

@@ -104,7 +104,7 @@ def build_app(settings: Settings, services: Services | None = None) -> FastAPI:
         finally:
             key_pool.stop(timeout_seconds=5)
         await engine.dispose()  # type: ignore[attr-defined]
-        services.uow.dispose()  # type: ignore[attr-defined]  # the SQLite key-use connection
+        await services.uow.dispose()  # type: ignore[attr-defined]  # the factory's own SQLite engines
 
     # CertrepoAPI: FastAPI with the key-use routes answered outside routing and dependency solving (issue 5).
     app = CertrepoAPI(

@@ -17,10 +17,13 @@ from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from .sqlite_inline import connect_inline
+
 __all__ = [
     "async_url",
     "configure_sqlite",
     "create_engine_for",
+    "create_inline_write_engine",
     "current_revision",
     "head_revision",
     "migrate",
@@ -78,6 +81,18 @@ def create_engine_for(url: str, *, pool_size: int = 10) -> AsyncEngine:
         configure_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(target, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def create_inline_write_engine(engine: AsyncEngine) -> AsyncEngine | None:
+    """For a SQLite engine, a second engine over the same file for write units of work, whose connections
+    run each statement at once in the caller's thread (store/sqlite_inline.py); None for PostgreSQL."""
+    if engine.dialect.name != "sqlite" or not engine.url.database:
+        return None
+    inline = create_async_engine(
+        "sqlite+aiosqlite://", async_creator=connect_inline(engine.url.database, timeout=30)
+    )
+    configure_sqlite(inline.sync_engine)
+    return inline
 
 
 def _sync_engine(url: str) -> Engine:

@@ -14,6 +14,7 @@ from certrepo.domain.errors import QuotaExhausted
 
 from .cas import CaStore
 from .certificates import CertificateStore
+from .database import create_inline_write_engine
 from .key_uses import KeyUseWriter
 from .notifications import NotificationStore
 from .stores import (
@@ -135,6 +136,14 @@ class UnitOfWorkFactory:
         self._serialise_writers = engine.dialect.name == "sqlite"
         self._write_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autobegin=False)
+        # SQLite: writers on connections that run statements in this thread (no handoff per statement);
+        # readers keep aiosqlite's threads, so that a long query never blocks the event loop.
+        self._write_engine = create_inline_write_engine(engine)
+        self._write_sessions = (
+            async_sessionmaker(self._write_engine, expire_on_commit=False, autobegin=False)
+            if self._write_engine is not None
+            else self._sessions
+        )
         self._key_uses = KeyUseWriter(engine, self._write_lock)
 
     def _write_lock(self) -> asyncio.Lock | None:
@@ -151,10 +160,16 @@ class UnitOfWorkFactory:
         """The key-use ledger's batch in one transaction of its own (store/key_uses.py)."""
         return await self._key_uses.write(records)
 
-    def dispose(self) -> None:
+    async def dispose(self) -> None:
+        """Close what the factory opened beside the engine it was given."""
         self._key_uses.dispose()
+        if self._write_engine is not None:
+            await self._write_engine.dispose()
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
         """A unit of work; ``read_only`` ones do not take SQLite's write lock (WAL readers run alongside)."""
-        lock = None if read_only else self._write_lock()
-        return SqlUnitOfWork(self._sessions, read_only=read_only, on_mutation=self.on_mutation, write_lock=lock)
+        if read_only:
+            return SqlUnitOfWork(self._sessions, read_only=True, on_mutation=self.on_mutation)
+        return SqlUnitOfWork(
+            self._write_sessions, read_only=False, on_mutation=self.on_mutation, write_lock=self._write_lock()
+        )
