@@ -569,17 +569,7 @@ SECRET_KINDS = (
 )
 
 # (where, kind) -> why the code keeps it there. Each is a bug to fix; strict, so the fix must drop it.
-_ACCESS_LOG = (
-    "uvicorn's access log (on at the default info level; `certrepo serve` passes no access_log=False nor a "
-    "filter, cli/commands/local.py serve()) writes each request line with its query string, and the "
-    "Alibaba SDK sends every RPC parameter in the query string: "
-)
-KNOWN_LEAKS: dict[tuple[str, str], str] = {
-    ("log", "private key uploaded through the RPC API"): _ACCESS_LOG
-    + "UploadUserCertificate's Key (and UploadPCACert's PrivateKey) lands in the log as URL-encoded PEM",
-    ("log", "message signed through the RPC API"): _ACCESS_LOG
-    + "Sign's Message (also Verify's, Encrypt's Plaintext) lands in the log in clear",
-}
+KNOWN_LEAKS: dict[tuple[str, str], str] = {}  # (where, kind) -> why; none known
 
 
 def _cases(where: str) -> list[object]:

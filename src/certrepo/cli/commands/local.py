@@ -100,6 +100,7 @@ def serve(
     """Serve the API, console and probes."""
     import uvicorn
 
+    from certrepo.api.common.access_log import log_config
     from certrepo.app import prepare_storage
 
     settings = _settings(data_dir, host=host, port=port, workers=workers)
@@ -123,6 +124,7 @@ def serve(
         h11_max_incomplete_event_size=256 * 1024,
         timeout_keep_alive=30,
         proxy_headers=False,
+        log_config=log_config(),  # access lines without query strings: RPC parameters carry secrets
     )
 
 
