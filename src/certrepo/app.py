@@ -115,7 +115,10 @@ def build_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     app.state.services = services
     app.state.settings = settings
-    app.state.readiness = partial(check_database, engine)
+    keystore = services.keystore
+    app.state.readiness = partial(
+        check_database, engine, open_secret=lambda sealed, purpose: keystore.open(sealed, purpose=purpose)
+    )
     install_error_handlers(app)
     for router in (
         health.router,

@@ -275,3 +275,18 @@ def test_audit_verify_notices_a_deleted_last_event(fresh_server: Served) -> None
 def test_help_lists_the_commands(command: list[str]) -> None:
     result = run_certrepo(*command, env=clean_env())
     assert result.returncode == 0 and "Usage" in result.stdout
+
+
+def test_serve_check_cluster_says_ready_on_a_sound_node_and_why_not_on_a_misconfigured_one(tmp_path: Path) -> None:
+    data_dir, env = tmp_path / "data", clean_env()
+    assert run_certrepo("init", "--json", "--data-dir", str(data_dir), env=env).returncode == 0
+    sound = run_certrepo("--json", "serve", "--check-cluster", "--data-dir", str(data_dir), env=env)
+    assert sound.returncode == 0, sound.stderr
+    assert json.loads(sound.stdout)["ready"] is True
+    # Another cluster's master key file on this node: stored secrets no longer open.
+    other = tmp_path / "other"
+    assert run_certrepo("init", "--json", "--data-dir", str(other), env=env).returncode == 0
+    (data_dir / "master.key").write_bytes((other / "master.key").read_bytes())
+    broken = run_certrepo("serve", "--check-cluster", "--data-dir", str(data_dir), env=env)
+    assert broken.returncode == 1
+    assert "master key cannot open stored secrets" in broken.stdout

@@ -17,7 +17,7 @@ from certrepo.domain.ca import CertificateAuthority, CrlRecord, IssuedRecord
 from certrepo.domain.enums import CaType, RevocationReason
 from certrepo.keystore.base import SealedSecret
 
-from .stores import _sealed, _Store
+from .stores import _Store, sealed_secret_of
 from .tables import ca_issued, cas, crls, key_material, repositories
 
 __all__ = ["CaStore"]
@@ -122,7 +122,7 @@ class CaStore(_Store):
         row = await self._one(
             select(key_material).join(cas, cas.c.key_id == key_material.c.id).where(cas.c.id == ca_id)
         )
-        return _sealed(row) if row else None
+        return sealed_secret_of(row) if row else None
 
     # --- what a CA issued ---------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from certrepo.domain.errors import DuplicateCertificate, InvalidInput
 from certrepo.domain.paging import Page
 from certrepo.keystore.base import SealedSecret
 
-from .stores import _sealed, _Store
+from .stores import _Store, sealed_secret_of
 from .tables import certificates, key_material
 
 __all__ = ["CertificateStore", "search_text_of"]
@@ -232,7 +232,7 @@ class CertificateStore(_Store):
             .join(certificates, certificates.c.key_id == key_material.c.id)
             .where(certificates.c.identifier == identifier)
         )
-        return (int(row.id), _sealed(row)) if row else None
+        return (int(row.id), sealed_secret_of(row)) if row else None
 
     # --- search: one page and its exact total ----------------------------------------------------------
 

@@ -1,13 +1,19 @@
-"""Readiness: the database answers and its schema is the newest migration."""
+"""Readiness: the database answers, its schema is the newest migration, and this node's master keys open
+the secrets stored there (a node started with another cluster's key file is the classic scale-out slip)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from certrepo.domain.secrets import SealedSecret
+
 from .database import current_revision, head_revision
+from .stores import sealed_secret_of
+from .tables import key_material
 
 __all__ = ["Readiness", "check_database"]
 
@@ -21,8 +27,12 @@ class Readiness:
     problem: str | None = None
 
 
-async def check_database(engine: AsyncEngine) -> Readiness:
-    """Never raises: an operator reads ``problem`` to learn what is wrong."""
+OpenSecret = Callable[[SealedSecret, str], object]  # the keystore's open(sealed, purpose); raises if it cannot
+
+
+async def check_database(engine: AsyncEngine, open_secret: OpenSecret | None = None) -> Readiness:
+    """Never raises: an operator reads ``problem`` to learn what is wrong. With ``open_secret``, the newest
+    stored secret must open with this node's master keys (the plaintext is dropped at once)."""
     expected = head_revision()
     backend = engine.dialect.name
     try:
@@ -35,4 +45,21 @@ async def check_database(engine: AsyncEngine) -> Readiness:
         return Readiness(
             False, backend, revision, expected, f"schema is at {revision}, expected {expected}: run migrations"
         )
+    if open_secret is not None and (problem := await _master_key_problem(engine, open_secret)) is not None:
+        return Readiness(False, backend, revision, expected, problem)
     return Readiness(True, backend, revision, expected)
+
+
+async def _master_key_problem(engine: AsyncEngine, open_secret: OpenSecret) -> str | None:
+    async with engine.connect() as connection:
+        row = (await connection.execute(select(key_material).order_by(key_material.c.id.desc()).limit(1))).first()
+    if row is None:
+        return None
+    try:
+        open_secret(sealed_secret_of(row), row.purpose)
+    except Exception as exc:  # noqa: BLE001 - whatever the keystore raises, the node cannot serve keys
+        return (
+            f"this node's master key cannot open stored secrets (secret {row.id}, master key version "
+            f"{row.master_version}: {type(exc).__name__}); give every node the cluster's master key file or HSM"
+        )
+    return None

@@ -257,7 +257,8 @@ class AccessKeyStore(_Store):
         return secret_ids
 
 
-def _sealed(row: Any) -> SealedSecret:
+def sealed_secret_of(row: Any) -> SealedSecret:
+    """The SealedSecret of a key_material row."""
     return SealedSecret(
         ciphertext=row.ciphertext,
         nonce=row.nonce,
@@ -286,7 +287,7 @@ class KeyMaterialStore(_Store):
 
     async def get(self, secret_id: int) -> SealedSecret | None:
         row = await self._one(select(key_material).where(key_material.c.id == secret_id))
-        return _sealed(row) if row else None
+        return sealed_secret_of(row) if row else None
 
     async def destroy(self, secret_ids: Sequence[int]) -> None:
         """Overwrite, then delete: the ciphertext is gone from the row before the row goes."""

@@ -96,8 +96,18 @@ def serve(
     host: Annotated[str | None, typer.Option(help="listen address")] = None,
     port: Annotated[int | None, typer.Option(help="listen port")] = None,
     workers: Annotated[int | None, typer.Option(help="worker processes")] = None,
+    check_cluster: Annotated[
+        bool,
+        typer.Option(
+            "--check-cluster",
+            help="check this node's configuration (database, schema, master key) like /readyz, then exit",
+        ),
+    ] = False,
 ) -> None:
     """Serve the API, console and probes."""
+    if check_cluster:
+        _check_node(_settings(data_dir, host=host, port=port, workers=workers))
+        return
     import uvicorn
 
     from certrepo.api.common.access_log import log_config
@@ -126,6 +136,33 @@ def serve(
         proxy_headers=False,
         log_config=log_config(),  # access lines without query strings: RPC parameters carry secrets
     )
+
+
+def _check_node(settings: Settings) -> None:
+    """What /readyz would say on this node, without serving; exit 1 when it is not ready."""
+    from certrepo.app import build_app
+
+    app = build_app(settings)
+
+    async def probe() -> dict[str, object]:
+        try:
+            report = await app.state.readiness()
+        finally:
+            await app.state.services.extras["engine"].dispose()
+            await app.state.services.uow.dispose()
+        return dict(report.__dict__)
+
+    data = asyncio.run(probe())
+
+    def human(d: dict[str, object]) -> None:
+        if d["ready"]:
+            console.print(f"[green]ready[/green]: {d['database']} at schema {d['schema_revision']}, master key opens secrets")
+        else:
+            console.print(f"[red]not ready[/red]: {d['problem']}")
+
+    emit(data, human=human)
+    if not data["ready"]:
+        raise typer.Exit(1)
 
 
 keys_app = typer.Typer(help="Key protection.", no_args_is_help=True)
