@@ -30,6 +30,34 @@ class Settings(BaseSettings):
     log_level: str = Field("info", description="debug, info, warning or error")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="largest request body accepted, in bytes")
     development: bool = Field(False, description="development mode: relaxes production-only checks")
+    # Connection limits of `certrepo serve` (api/common/slow_clients.py; docs/deployment.md, "Limits").
+    request_head_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="seconds a client has to send the request line and headers (from connecting, or from the "
+        "first byte of the next request on a kept-alive connection); then 408 and the connection closes",
+    )
+    request_body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description="seconds without a byte of a request body the service waits for; then the connection "
+        "closes. Also the longest the rest of a body is drained after an early answer such as 413",
+    )
+    max_request_line_bytes: int = Field(
+        256 * 1024,
+        ge=8 * 1024,
+        le=16 * 1024 * 1024,
+        description="longest request line (method, path, query) in bytes; longer: 414. The Alibaba SDK "
+        "sends certificates and keys in the query string",
+    )
+    max_header_bytes: int = Field(
+        32 * 1024, ge=4 * 1024, le=1024 * 1024, description="largest header block in bytes; larger: 431"
+    )
+    max_header_count: int = Field(
+        100, ge=16, le=10_000, description="most header fields of a request; more: 431"
+    )
     cache_staleness_seconds: float = Field(
         0.1,
         ge=0,

@@ -19,12 +19,12 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from certrepo.api.common.errors import retry_after_seconds, status_for
+from certrepo.api.common.limits import read_body
 from certrepo.api.common.requests import request_id_of
 from certrepo.domain.errors import (
     CertrepoError,
     InvalidInput,
     InvalidTimeStamp,
-    MessageTooLarge,
     MissingParameter,
 )
 from certrepo.services.auth import principal_for_access_key
@@ -135,19 +135,9 @@ def _body_limit(request: Request) -> int:
 
 
 async def _read_body(request: Request) -> bytes:
-    """The body (empty from the Alibaba SDK; only hashed for the signature), refused past the limit."""
-    limit = _body_limit(request)
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise MessageTooLarge(f"the request body is {declared} bytes; at most {limit} are accepted")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise MessageTooLarge(f"the request body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """The body (empty from the Alibaba SDK; only hashed for the signature), refused past the limit; a
+    client that leaves mid-body is bad input, not a fault."""
+    return await read_body(request.scope, request.receive, _body_limit(request))
 
 
 # --- rendering --------------------------------------------------------------------------------------

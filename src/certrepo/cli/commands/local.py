@@ -108,10 +108,8 @@ def serve(
     if check_cluster:
         _check_node(_settings(data_dir, host=host, port=port, workers=workers))
         return
-    import uvicorn
-
-    from certrepo.api.common.access_log import log_config
     from certrepo.app import prepare_storage
+    from certrepo.server import run_server
 
     settings = _settings(data_dir, host=host, port=port, workers=workers)
     prepare_storage(settings)
@@ -121,21 +119,7 @@ def serve(
     os.environ["CERTREPO_PORT"] = str(settings.port)
     if not State.json:
         console.print(f"certrepo serving on http://{settings.host}:{settings.port} (console: /console)")
-    uvicorn.run(
-        "certrepo.server:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level,
-        # The Alibaba SDK puts certificates and keys in the query string. httptools refuses URLs of
-        # 64 KiB or more outright; h11 takes long request lines up to this limit (+~10% CPU per call).
-        http="h11",
-        h11_max_incomplete_event_size=256 * 1024,
-        timeout_keep_alive=30,
-        proxy_headers=False,
-        log_config=log_config(),  # access lines without query strings: RPC parameters carry secrets
-    )
+    run_server(settings)
 
 
 def _check_node(settings: Settings) -> None:
