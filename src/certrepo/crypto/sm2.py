@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import ClassVar
 
 from asn1crypto import algos, core, keys, pem
+from cryptography.hazmat.primitives import serialization
 
 from certrepo.crypto.base import KeyedSignature
 from certrepo.crypto.messages import Message, check_digest_size
@@ -36,6 +37,8 @@ __all__ = [
     "load_sm2_public_key",
     "sm2_keys_match",
     "sm2_public_key_from_spki",
+    "sm2_sign",
+    "sm2_verify",
     "sm3_message_digest",
 ]
 
@@ -106,6 +109,13 @@ class SM2PublicKey:
         )
         return bytes(info.dump())
 
+    def public_bytes(self, encoding: serialization.Encoding, format: serialization.PublicFormat) -> bytes:
+        """SubjectPublicKeyInfo in DER or PEM: the call cryptography's keys answer, so that callers
+        compare and store keys of every family alike. Raises Unsupported for other formats."""
+        if format is not serialization.PublicFormat.SubjectPublicKeyInfo:
+            raise Unsupported("SM2 public keys are written as SubjectPublicKeyInfo only")
+        return _encoded(self.public_bytes_der(), encoding, "PUBLIC KEY")
+
     @property
     def _uncompressed(self) -> bytes:
         return b"\x04" + self.point
@@ -149,6 +159,20 @@ class SM2PrivateKey:
         )
         return bytes(pkcs8.dump())
 
+    def private_bytes(
+        self,
+        encoding: serialization.Encoding,
+        format: serialization.PrivateFormat,
+        encryption_algorithm: serialization.KeySerializationEncryption,
+    ) -> bytes:
+        """Unencrypted PKCS#8 in DER or PEM, as cryptography's ``private_bytes`` writes it (the keystore
+        seals it; an issuance hands it out once). Raises Unsupported for other formats or encryption."""
+        if format is not serialization.PrivateFormat.PKCS8 or not isinstance(
+            encryption_algorithm, serialization.NoEncryption
+        ):
+            raise Unsupported("SM2 private keys are written as unencrypted PKCS#8 only")
+        return _encoded(self.private_bytes_der(), encoding, "PRIVATE KEY")
+
     def __repr__(self) -> str:
         return f"SM2PrivateKey(public={self._public.point[:4].hex()}..., private=***)"
 
@@ -183,6 +207,14 @@ class _Sm2Ciphertext(core.Sequence):  # type: ignore[misc]
 
 def _curve_parameters() -> keys.ECDomainParameters:
     return keys.ECDomainParameters(name="named", value=SM2_CURVE_OID)
+
+
+def _encoded(der: bytes, encoding: serialization.Encoding, pem_label: str) -> bytes:
+    if encoding is serialization.Encoding.DER:
+        return der
+    if encoding is serialization.Encoding.PEM:
+        return bytes(pem.armor(pem_label, der))
+    raise Unsupported(f"SM2 keys are written in DER or PEM, not {encoding}")
 
 
 def generate_sm2_private_key() -> SM2PrivateKey:
@@ -246,6 +278,38 @@ def sm2_keys_match(private_key: SM2PrivateKey, public_key: SM2PublicKey) -> bool
     probe = bytes(32)
     signature = gm.sm2_sign_sm3_digest(private_key._scalar, probe)
     return bool(gm.sm2_verify_sm3_digest(public_key.point, probe, signature))
+
+
+def sm2_sign(
+    private_key: SM2PrivateKey, data: bytes, distinguishing_id: bytes = DEFAULT_DISTINGUISHING_ID
+) -> bytes:
+    """The SM3withSM2 signature (DER ``SEQUENCE {r, s}``) of ``data``, Z_A over ``distinguishing_id``.
+
+    What certificates, CRLs and OCSP responses carry (GM/T 0015 signs them with the default ID).
+    Raises Unsupported without gmssl-pyx.
+    """
+    return bytes(
+        _gmssl().sm2_sign(private_key._scalar, private_key.public_key().point, data, distinguishing_id)
+    )
+
+
+def sm2_verify(
+    public_key: SM2PublicKey,
+    data: bytes,
+    signature: bytes,
+    distinguishing_id: bytes = DEFAULT_DISTINGUISHING_ID,
+) -> bool:
+    """Whether ``signature`` is a canonical DER SM3withSM2 signature of ``data`` under ``public_key``.
+
+    A malformed signature is False, never an error. Raises Unsupported without gmssl-pyx.
+    """
+    gm = _gmssl()
+    if not _is_canonical_signature(signature):
+        return False
+    try:
+        return bool(gm.sm2_verify(public_key.point, data, signature, distinguishing_id))
+    except gm.GmsslInnerError:
+        return False
 
 
 def sm3_message_digest(
@@ -357,26 +421,20 @@ class Sm2Signature(KeyedSignature[SM2PrivateKey, SM2PublicKey]):
         _require_sm2(self.name, public_key)
 
     def _sign(self, private_key: SM2PrivateKey, message: Message) -> bytes:
-        gm = _gmssl()
         if message.is_digest:
             check_digest_size(message, self.name, 32, "SM3")
-            return bytes(gm.sm2_sign_sm3_digest(private_key._scalar, message.data))
-        return bytes(
-            gm.sm2_sign(
-                private_key._scalar, private_key.public_key().point, message.data, self.distinguishing_id
-            )
-        )
+            return bytes(_gmssl().sm2_sign_sm3_digest(private_key._scalar, message.data))
+        return sm2_sign(private_key, message.data, self.distinguishing_id)
 
     def _verify(self, public_key: SM2PublicKey, message: Message, signature: bytes) -> bool:
+        if not message.is_digest:
+            return sm2_verify(public_key, message.data, signature, self.distinguishing_id)
+        check_digest_size(message, self.name, 32, "SM3")
         gm = _gmssl()
-        if message.is_digest:
-            check_digest_size(message, self.name, 32, "SM3")
         if not _is_canonical_signature(signature):
             return False
         try:
-            if message.is_digest:
-                return bool(gm.sm2_verify_sm3_digest(public_key.point, message.data, signature))
-            return bool(gm.sm2_verify(public_key.point, message.data, signature, self.distinguishing_id))
+            return bool(gm.sm2_verify_sm3_digest(public_key.point, message.data, signature))
         except gm.GmsslInnerError:
             return False
 

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.exceptions import InternalError, InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InternalError, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import verification
@@ -55,11 +55,13 @@ from certrepo.pki.facts import (
     basic_constraints,
     describe_certificate,
     is_ca,
+    is_issued_by,
     is_self_signed,
     signature_algorithm_name,
     signature_hash_name,
     subject_key_id,
 )
+from certrepo.pki.sm2 import SIGNATURE_VALIDATOR
 
 __all__ = [
     "MAX_CHAIN_CERTIFICATES",
@@ -208,13 +210,7 @@ def _may_have_issued(issuer: x509.Certificate, cert: x509.Certificate) -> bool:
 
 def _best_issuer(cert: x509.Certificate, candidates: list[x509.Certificate]) -> x509.Certificate:
     # Several CAs may share a name (renewal, cross-signing): prefer one whose key verifies the signature.
-    for candidate in candidates:
-        try:
-            cert.verify_directly_issued_by(candidate)
-        except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm, InternalError):
-            continue
-        return candidate
-    return candidates[0]
+    return next((candidate for candidate in candidates if is_issued_by(cert, candidate)), candidates[0])
 
 
 # --- uploaded chains ------------------------------------------------------------------------------------
@@ -525,6 +521,7 @@ def _context(
         other_certs=[_to_asn1(cert) for cert in others],
         moment=moment,
         allow_fetching=False,  # never follow a URL found in a certificate
+        signature_validator=SIGNATURE_VALIDATOR,  # pyhanko's, plus SM3withSM2 (pki/sm2.py)
         revocation_mode="soft-fail",  # no revocation data is handed in; absence is not a failure
         time_tolerance=tolerance if tolerance is not None else dt.timedelta(seconds=1),
     )

@@ -2,7 +2,9 @@
 
 The CRL number and the revoked entries come from the caller's records (the database keeps the number
 monotonic across nodes); this module only builds and encodes. Building stays linear in the number of
-entries: 100,000 revoked certificates take well under a second and a half.
+entries: 100,000 revoked certificates take well under a second and a half. An SM2 CA's CRL has the same
+fields and extensions, encoded by cryptography, and is signed with SM3withSM2 through pki/sm2.py
+(cryptography's builder cannot sign with an SM2 key).
 """
 
 from __future__ import annotations
@@ -11,13 +13,22 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from asn1crypto import crl as asn1_crl
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from certrepo.domain.enums import RevocationReason
 from certrepo.domain.errors import InvalidInput, KeyMismatch
 from certrepo.pki.issue import authority_key_identifier_for, to_utc
 from certrepo.pki.keygen import PrivateKey, signature_hash_for
+from certrepo.pki.sm2 import (
+    SM2PrivateKey,
+    certificate_public_key,
+    sign_data,
+    signature_algorithm_identifier,
+)
 
 __all__ = ["RevokedEntry", "build_crl", "crl_der", "crl_pem", "reason_flag"]
 
@@ -79,7 +90,7 @@ def build_crl(
         )
     if not 0 <= crl_number <= _MAX_CRL_NUMBER:
         raise InvalidInput("the CRL number must be a non-negative integer of at most 20 octets")
-    if ca_key.public_key() != ca_cert.public_key():
+    if ca_key.public_key() != certificate_public_key(ca_cert):
         raise KeyMismatch(f"the private key does not belong to the CA {ca_cert.subject.rfc4514_string()}")
 
     revoked = _revoked_certificates(entries)
@@ -93,6 +104,8 @@ def build_crl(
         .add_extension(authority_key_identifier_for(ca_cert), critical=False)
         .add_extension(x509.CRLNumber(crl_number), critical=False)
     )
+    if isinstance(ca_key, SM2PrivateKey):
+        return _sm2_signed(builder, ca_key)
     return builder.sign(ca_key, signature_hash_for(ca_key))
 
 
@@ -104,6 +117,30 @@ def crl_pem(crl: x509.CertificateRevocationList) -> bytes:
 def crl_der(crl: x509.CertificateRevocationList) -> bytes:
     """The CRL in DER, as served at the distribution point (RFC 5280 §4.2.1.13)."""
     return crl.public_bytes(Encoding.DER)
+
+
+def _sm2_signed(
+    builder: x509.CertificateRevocationListBuilder, ca_key: SM2PrivateKey
+) -> x509.CertificateRevocationList:
+    """The CRL ``builder`` describes, signed with SM3withSM2 (default distinguishing ID).
+
+    cryptography encodes the TBSCertList, so that an SM2 CA's CRL has the very fields of any other; it
+    only signs whole CRLs, so a throwaway P-256 key signs a draft that is then discarded. asn1crypto
+    swaps in the SM3withSM2 algorithm and the SM2 signature without re-encoding the revoked list (built
+    entry by entry in asn1crypto, 100,000 entries would take a minute instead of a second).
+    """
+    draft = builder.sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())
+    tbs = asn1_crl.CertificateList.load(draft.public_bytes(Encoding.DER))["tbs_cert_list"]
+    algorithm = signature_algorithm_identifier(ca_key)
+    tbs["signature"] = algorithm
+    signed = asn1_crl.CertificateList(
+        {
+            "tbs_cert_list": tbs,
+            "signature_algorithm": algorithm.copy(),
+            "signature": sign_data(ca_key, tbs.dump()),
+        }
+    )
+    return x509.load_der_x509_crl(signed.dump())
 
 
 def _revoked_certificates(entries: Sequence[RevokedEntry]) -> list[x509.RevokedCertificate]:

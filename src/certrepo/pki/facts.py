@@ -20,7 +20,13 @@ from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator
 
 from certrepo.domain.enums import KeyAlgorithm
-from certrepo.domain.errors import InvalidInput
+from certrepo.domain.errors import InvalidInput, Unsupported
+from certrepo.pki.sm2 import (
+    SM2PrivateKey,
+    SM2PublicKey,
+    certificate_public_key,
+    sm2_certificate_signature_verifies,
+)
 
 __all__ = [
     "CertificateFacts",
@@ -30,6 +36,7 @@ __all__ = [
     "certificate_key_algorithm",
     "describe_certificate",
     "is_ca",
+    "is_issued_by",
     "is_self_signed",
     "key_algorithm_name",
     "signature_algorithm_name",
@@ -44,7 +51,7 @@ _EC_CURVES: dict[str, tuple[str, int]] = {
     "secp521r1": ("ECC_521", 521),
 }
 # GB/T 32918 SM2 curve. cryptography cannot load SM2 keys, so certificates carrying one are recognised
-# from their SubjectPublicKeyInfo (the SM2 glue of crypto/ does the rest).
+# from their SubjectPublicKeyInfo (pki/sm2.py loads the key and checks its signatures).
 _SM2_CURVE_OID = "1.2.156.10197.1.301"
 _SM3_WITH_SM2_OID = "1.2.156.10197.1.501"
 
@@ -137,14 +144,36 @@ def is_self_signed(cert: x509.Certificate) -> bool:
         # cryptography refuses SHA-1/MD5 signatures outright; many roots in service are SHA-1 self-signed,
         # so let pyhanko's signature check (which still verifies legacy digests) decide.
         return _legacy_self_signature_verifies(cert)
-    except (InvalidSignature, TypeError, UnsupportedAlgorithm, InternalError):
-        # TypeError/UnsupportedAlgorithm: a key type cryptography cannot verify with (SM2): not provable.
+    except (UnsupportedAlgorithm, TypeError):
+        # A key type cryptography cannot verify with: SM2 is checked by pki/sm2.py, others are not provable.
+        return _sm2_self_signature_verifies(cert)
+    except (InvalidSignature, InternalError):
+        return False
+    return True
+
+
+def is_issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """True when ``issuer``'s subject is ``cert``'s issuer and its key verifies ``cert``'s signature (SM2 too).
+
+    Raises Unsupported for an SM2 signature without gmssl-pyx.
+    """
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (UnsupportedAlgorithm, TypeError):
+        if cert.issuer != issuer.subject:
+            return False
+        try:
+            issuer_key = certificate_public_key(issuer)
+        except (Unsupported, InvalidInput):
+            return False
+        return sm2_certificate_signature_verifies(cert, issuer_key)
+    except (InvalidSignature, ValueError, InternalError):
         return False
     return True
 
 
 def key_algorithm_name(public_key: object) -> tuple[str, int]:
-    """Product name (``RSA_2048``, ``ECC_256``, ``ED25519``, ``RSA_1024``) and size of a key.
+    """Product name (``RSA_2048``, ``ECC_256``, ``ED25519``, ``SM2_256``, ``RSA_1024``) and size of a key.
 
     Raises InvalidInput naming the algorithm for key types certrepo does not handle (DSA, Ed448, other
     curves). Accepts private or public keys.
@@ -158,6 +187,8 @@ def key_algorithm_name(public_key: object) -> tuple[str, int]:
         return _EC_CURVES[curve]
     if isinstance(public_key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
         return KeyAlgorithm.ED25519.value, 256
+    if isinstance(public_key, SM2PrivateKey | SM2PublicKey):
+        return KeyAlgorithm.SM2_256.value, 256
     if isinstance(public_key, ed448.Ed448PrivateKey | ed448.Ed448PublicKey):
         raise InvalidInput("key algorithm Ed448 is not supported")
     raise InvalidInput(f"key algorithm {_class_label(public_key)} is not supported")
@@ -261,6 +292,14 @@ def _key_algorithm_from_spki(cert: x509.Certificate) -> tuple[str, int]:
     if curve_oid is not None:
         raise InvalidInput(f"EC curve {curve_oid} is not supported (use P-256, P-384 or P-521)")
     raise InvalidInput(f"key algorithm {algorithm_oid} is not supported")
+
+
+def _sm2_self_signature_verifies(cert: x509.Certificate) -> bool:
+    try:
+        own_key = certificate_public_key(cert)
+    except (Unsupported, InvalidInput):
+        return False
+    return sm2_certificate_signature_verifies(cert, own_key)
 
 
 def _legacy_self_signature_verifies(cert: x509.Certificate) -> bool:

@@ -1,7 +1,9 @@
 """Building certificates of the private CA (SPEC §1.2): root and intermediate CAs, and end entities.
 
 Pure functions over cryptography's builders: keys, names, times and serials come in as arguments; every
-refusal is a domain error naming the field. Validity is never silently cut to fit the CA: a request past
+refusal is a domain error naming the field. A certificate is drafted first (``_Draft``, the builder's
+fields) and then signed: by cryptography's builder, or by ``pki/sm2.py`` when an SM2 key is the subject's
+or the issuer's (cryptography has no SM2), with the same extensions in the same order. Validity is never silently cut to fit the CA: a request past
 the CA's notAfter is refused. The subject and SAN value types and their syntax checks are here too.
 """
 
@@ -12,7 +14,7 @@ import ipaddress
 import re
 import urllib.parse
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -26,6 +28,13 @@ from certrepo.domain.errors import (
     KeyMismatch,
 )
 from certrepo.pki.keygen import PrivateKey, PublicKey, key_family, signature_hash_for
+from certrepo.pki.sm2 import (
+    authority_key_identifier_of_key,
+    certificate_public_key,
+    is_sm2_key,
+    sign_certificate,
+    subject_key_identifier_of_key,
+)
 
 __all__ = [
     "DOCUMENT_SIGNING_EKU",
@@ -302,10 +311,10 @@ def build_root_ca(
     builder = _ca_builder(name, name, public, not_before, not_after, path_len, serial).add_extension(
         # A self-signed certificate's AKI repeats its own SKI (RFC 5280 §4.2.1.1 allows it; OpenSSL
         # and the CA/B profile expect it).
-        x509.AuthorityKeyIdentifier.from_issuer_public_key(public),
+        authority_key_identifier_of_key(public),
         critical=False,
     )
-    return builder.sign(key, signature_hash_for(key))
+    return builder.sign(key)
 
 
 def build_intermediate_ca(
@@ -347,7 +356,7 @@ def build_intermediate_ca(
         issuer_cert.subject, subject.to_name(), key_public, not_before, not_after, path_len, serial
     ).add_extension(authority_key_identifier_for(issuer_cert), critical=False)
     builder = _add_revocation_urls(builder, crl_url, ocsp_url)
-    return builder.sign(issuer_key, signature_hash_for(issuer_key))
+    return builder.sign(issuer_key)
 
 
 def issue_certificate(
@@ -380,7 +389,7 @@ def issue_certificate(
     if ca_cert.not_valid_after_utc <= now:
         raise CertificateExpired(f"the CA {ca_name} expired on {_day(ca_cert.not_valid_after_utc)}")
     family = key_family(public_key)
-    ca_family = key_family(ca_cert.public_key())
+    ca_family = key_family(certificate_public_key(ca_cert))
     if family != ca_family:
         raise AlgorithmMismatch(
             f"an {_family_label(family)} key cannot be issued under the"
@@ -396,26 +405,62 @@ def issue_certificate(
     name = subject.to_name()
 
     builder = (
-        x509.CertificateBuilder()
-        .issuer_name(ca_cert.subject)
-        .subject_name(name)
-        .public_key(public_key)
-        .serial_number(serial)
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
+        _Draft(ca_cert.subject, name, public_key, serial, not_before, not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_leaf_key_usage(profile, family), critical=True)
         .add_extension(x509.ExtendedKeyUsage([_EKU_BY_PROFILE[profile]]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(subject_key_identifier_of_key(public_key), critical=False)
         .add_extension(authority_key_identifier_for(ca_cert), critical=False)
     )
     if general_names:
         builder = builder.add_extension(x509.SubjectAlternativeName(general_names), critical=False)
     builder = _add_revocation_urls(builder, crl_url, ocsp_url)
-    return builder.sign(ca_key, signature_hash_for(ca_key))
+    return builder.sign(ca_key)
 
 
 # --- helpers ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """What cryptography's CertificateBuilder holds, for SM2 keys too; immutable like the builder."""
+
+    issuer: x509.Name
+    subject: x509.Name
+    public_key: PublicKey
+    serial: int
+    not_before: dt.datetime
+    not_after: dt.datetime
+    extensions: tuple[x509.Extension[x509.ExtensionType], ...] = ()
+
+    def add_extension(self, value: x509.ExtensionType, *, critical: bool) -> _Draft:
+        return replace(self, extensions=(*self.extensions, x509.Extension(value.oid, critical, value)))
+
+    def sign(self, key: PrivateKey) -> x509.Certificate:
+        if is_sm2_key(key) or is_sm2_key(self.public_key):
+            return sign_certificate(
+                issuer=self.issuer,
+                subject=self.subject,
+                public_key=self.public_key,
+                serial=self.serial,
+                not_before=self.not_before,
+                not_after=self.not_after,
+                extensions=self.extensions,
+                signing_key=key,
+                hash_algorithm=None if is_sm2_key(key) else signature_hash_for(key),
+            )
+        builder = (
+            x509.CertificateBuilder()
+            .issuer_name(self.issuer)
+            .subject_name(self.subject)
+            .public_key(self.public_key)  # type: ignore[arg-type]  # is_sm2_key is False
+            .serial_number(self.serial)
+            .not_valid_before(self.not_before)
+            .not_valid_after(self.not_after)
+        )
+        for extension in self.extensions:
+            builder = builder.add_extension(extension.value, critical=extension.critical)
+        return builder.sign(key, signature_hash_for(key))  # type: ignore[arg-type]  # not SM2 either
 
 
 def _ca_builder(
@@ -426,15 +471,9 @@ def _ca_builder(
     not_after: dt.datetime,
     path_len: int | None,
     serial: int,
-) -> x509.CertificateBuilder:
+) -> _Draft:
     return (
-        x509.CertificateBuilder()
-        .issuer_name(issuer)
-        .subject_name(subject)
-        .public_key(public)
-        .serial_number(serial)
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
+        _Draft(issuer, subject, public, serial, not_before, not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_len), critical=True)
         .add_extension(
             # digitalSignature too: the CA signs its own OCSP responses (CA/B BR 7.1.2.10.7).
@@ -451,7 +490,7 @@ def _ca_builder(
             ),
             critical=True,
         )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .add_extension(subject_key_identifier_of_key(public), critical=False)
     )
 
 
@@ -460,8 +499,9 @@ def _leaf_key_usage(profile: IssueUsage, family: str) -> x509.KeyUsage:
     return x509.KeyUsage(
         digital_signature=True,
         content_commitment=signing,
-        # RSA key transport in TLS 1.2 and below; meaningless for EC and Ed25519 keys.
-        key_encipherment=not signing and family == "RSA",
+        # Key transport: RSA in TLS 1.2 and below, SM2 in TLCP (GB/T 38636) and the SM2PKE encryption
+        # the repositories offer; meaningless for ECDSA and Ed25519 keys.
+        key_encipherment=not signing and family in ("RSA", "SM2"),
         data_encipherment=False,
         key_agreement=False,
         key_cert_sign=False,
@@ -471,9 +511,7 @@ def _leaf_key_usage(profile: IssueUsage, family: str) -> x509.KeyUsage:
     )
 
 
-def _add_revocation_urls(
-    builder: x509.CertificateBuilder, crl_url: str | None, ocsp_url: str | None
-) -> x509.CertificateBuilder:
+def _add_revocation_urls(builder: _Draft, crl_url: str | None, ocsp_url: str | None) -> _Draft:
     if crl_url is not None:
         check_url("CRL URL", crl_url)
         point = x509.DistributionPoint(
@@ -499,8 +537,7 @@ def authority_key_identifier_for(ca_cert: x509.Certificate) -> x509.AuthorityKey
     try:
         ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     except x509.ExtensionNotFound:
-        public = ca_cert.public_key()
-        return x509.AuthorityKeyIdentifier.from_issuer_public_key(public)  # type: ignore[arg-type]
+        return authority_key_identifier_of_key(certificate_public_key(ca_cert))
     return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
 
 
@@ -521,7 +558,7 @@ def _check_ca_can_issue(ca_cert: x509.Certificate, ca_key: PrivateKey) -> None:
         usage = None
     if usage is not None and not usage.key_cert_sign:
         raise InvalidInput(f"the CA {ca_name} may not sign certificates (keyUsage lacks keyCertSign)")
-    if ca_key.public_key() != ca_cert.public_key():
+    if ca_key.public_key() != certificate_public_key(ca_cert):
         raise KeyMismatch(f"the private key does not belong to the CA {ca_name}")
 
 

@@ -6,8 +6,9 @@ and the pool drops its keys on ``stop()`` (Python cannot wipe the memory of a ke
 last reference is the best it can do).
 
 RSA generation is slow (about 16 RSA-2048 keys per second on the reference machine, far less for 4096),
-so ``KeyPool`` keeps a few keys ready, filled by one background daemon thread. EC and Ed25519 keys take
-microseconds and need no pool, though one may be configured.
+so ``KeyPool`` keeps a few keys ready, filled by one background daemon thread. EC, Ed25519 and SM2 keys
+take microseconds and need no pool, though one may be configured. SM2 keys are the value types of
+``crypto/sm2.py`` (through ``pki/sm2.py``): cryptography has no SM2 curve; generating one needs gmssl-pyx.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from certrepo.domain.enums import KeyAlgorithm
 from certrepo.domain.errors import Unsupported
+from certrepo.pki.sm2 import SM2PrivateKey, SM2PublicKey, generate_sm2_private_key
 
 __all__ = [
     "DEFAULT_POOL_SIZES",
@@ -34,8 +36,10 @@ __all__ = [
     "signature_hash_for",
 ]
 
-PrivateKey: TypeAlias = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
-PublicKey: TypeAlias = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+PrivateKey: TypeAlias = (
+    rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | SM2PrivateKey
+)
+PublicKey: TypeAlias = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | SM2PublicKey
 SignatureHash: TypeAlias = hashes.SHA256 | hashes.SHA384 | hashes.SHA512
 
 # RFC 4055 / NIST SP 800-131A: e = 65537 is the only public exponent anyone should generate.
@@ -57,33 +61,36 @@ DEFAULT_POOL_SIZES: Mapping[KeyAlgorithm, int] = {
 
 
 def generate_private_key(algorithm: KeyAlgorithm) -> PrivateKey:
-    """Generate a new private key of ``algorithm``. Raises Unsupported for SM2 (not built yet)."""
+    """Generate a new private key of ``algorithm``. Raises Unsupported (SM2 without gmssl-pyx)."""
     if algorithm in _RSA_BITS:
         return rsa.generate_private_key(public_exponent=_RSA_PUBLIC_EXPONENT, key_size=_RSA_BITS[algorithm])
     if algorithm in _EC_CURVES:
         return ec.generate_private_key(_EC_CURVES[algorithm]())
     if algorithm is KeyAlgorithm.ED25519:
         return ed25519.Ed25519PrivateKey.generate()
-    # Hook for SM2: cryptography has no SM2 curve; generation will go through gmssl-pyx (crypto/sm2.py)
-    # once the SM2 key type and its certificate signatures are built.
-    raise Unsupported(f"key algorithm {algorithm.value} is not supported yet for generated keys")
+    if algorithm is KeyAlgorithm.SM2_256:
+        return generate_sm2_private_key()
+    raise Unsupported(f"key algorithm {algorithm.value} is not supported for generated keys")
 
 
 def key_family(public_key: object) -> str:
-    """``RSA``, ``EC`` or ``ED25519`` (the values of ``KeyAlgorithm.family``). Raises Unsupported."""
+    """``RSA``, ``EC``, ``ED25519`` or ``SM2`` (the values of ``KeyAlgorithm.family``). Raises Unsupported."""
     if isinstance(public_key, rsa.RSAPublicKey | rsa.RSAPrivateKey):
         return "RSA"
     if isinstance(public_key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
         return "EC"
     if isinstance(public_key, ed25519.Ed25519PublicKey | ed25519.Ed25519PrivateKey):
         return "ED25519"
-    raise Unsupported(f"{_key_type_name(public_key)} keys are not supported (RSA, EC or Ed25519 only)")
+    if isinstance(public_key, SM2PublicKey | SM2PrivateKey):
+        return "SM2"
+    raise Unsupported(f"{_key_type_name(public_key)} keys are not supported (RSA, EC, Ed25519 or SM2 only)")
 
 
 def signature_hash_for(private_key: PrivateKey) -> SignatureHash | None:
     """Hash a CA key signs with: SHA-256 for RSA and P-256, SHA-384 for P-384, SHA-512 for P-521.
 
-    Ed25519 hashes internally (None). Raises Unsupported for other keys.
+    Ed25519 hashes internally (None). Raises Unsupported for SM2 keys (SM3withSM2 is signed through
+    ``pki/sm2.py``, not cryptography's builders) and other keys.
     """
     if isinstance(private_key, rsa.RSAPrivateKey):
         return hashes.SHA256()
@@ -121,8 +128,6 @@ class KeyPool:
         for algorithm, size in sizes.items():
             if size < 0:
                 raise ValueError(f"pool size for {algorithm.value} must be >= 0, got {size}")
-            if algorithm is KeyAlgorithm.SM2_256 and size:
-                raise Unsupported("key algorithm SM2_256 cannot be pooled: it is not supported yet")
         self._sizes = {algorithm: size for algorithm, size in sizes.items() if size > 0}
         self._generate = generate
         self._keys: dict[KeyAlgorithm, deque[PrivateKey]] = {a: deque() for a in self._sizes}
@@ -134,7 +139,8 @@ class KeyPool:
         self.failure: Exception | None = None
 
     def take(self, algorithm: KeyAlgorithm) -> PrivateKey:
-        """A fresh key of ``algorithm``, from the pool or generated now. Raises Unsupported (SM2).
+        """A fresh key of ``algorithm``, from the pool or generated now. Raises Unsupported (SM2 without
+        gmssl-pyx).
 
         Each key is handed out once: it leaves the pool when taken.
         """

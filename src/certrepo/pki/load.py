@@ -1,8 +1,10 @@
 """Strict loading of uploaded certificates and private keys: PEM, DER, base64 DER and PKCS#12.
 
 Strict means: nothing but whitespace around or between PEM blocks, every block decodes, every key and
-certificate is of a family certrepo handles (RSA, EC P-256/384/521, Ed25519). A refusal names the field
-and the PEM block, never key material. Third-party parse errors are translated here into InvalidInput.
+certificate is of a family certrepo handles (RSA, EC P-256/384/521, Ed25519, SM2). A refusal names the
+field and the PEM block, never key material. Third-party parse errors are translated here into
+InvalidInput. cryptography reads SM2 certificates but not SM2 keys: those are loaded by the SM2 glue
+(PKCS#8 or SEC1 with the SM2 curve, as ``openssl genpkey -algorithm SM2`` and GmSSL write them).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeGuard
+from typing import TypeAlias, TypeGuard
 
 from asn1crypto import pkcs12 as asn1_pkcs12
 from asn1crypto import x509 as asn1_x509
@@ -23,12 +25,20 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
 
-from certrepo.domain.errors import InvalidInput, KeyMismatch, MessageTooLarge
+from certrepo.domain.errors import InvalidInput, KeyMismatch, MessageTooLarge, Unsupported
 from certrepo.pki.facts import certificate_key_algorithm, describe_certificate, key_algorithm_name
+from certrepo.pki.sm2 import (
+    SM2PrivateKey,
+    SM2PublicKey,
+    certificate_public_key,
+    load_sm2_private_key,
+    sm2_keys_match,
+)
 
 __all__ = [
     "DEFAULT_MAX_UPLOAD_BYTES",
     "SUPPORTED_KEY_FAMILIES",
+    "LoadedKey",
     "LoadedUpload",
     "check_key_matches",
     "check_supported_key",
@@ -40,13 +50,17 @@ __all__ = [
 
 DEFAULT_MAX_UPLOAD_BYTES = 65536
 
-# Key families an upload may carry. SM2 is recognised (facts.certificate_key_algorithm names it SM2_256)
-# but refused until the SM2 glue lands: that change adds "SM2" here and teaches _load_key_bytes to load
-# SM2 private keys (cryptography cannot).
-SUPPORTED_KEY_FAMILIES: frozenset[str] = frozenset({"RSA", "EC", "ED25519"})
+# Key families an upload may carry (the values of KeyAlgorithm.family).
+SUPPORTED_KEY_FAMILIES: frozenset[str] = frozenset({"RSA", "EC", "ED25519", "SM2"})
+
+# A private key as loaded: a cryptography key, or an SM2 key (pki/sm2.py), which cryptography cannot load.
+LoadedKey: TypeAlias = PrivateKeyTypes | SM2PrivateKey
 
 _CERTIFICATE_LABELS = frozenset({"CERTIFICATE", "X509 CERTIFICATE"})
-_KEY_LABELS = frozenset({"PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY"})
+# "SM2 PRIVATE KEY" is what `openssl ec` writes for a SEC1 SM2 key.
+_KEY_LABELS = frozenset(
+    {"PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "SM2 PRIVATE KEY", "ENCRYPTED PRIVATE KEY"}
+)
 # RFC 7468 framing. The body is left to cryptography's PEM reader (it also handles the legacy
 # Proc-Type/DEK-Info headers of OpenSSL-encrypted keys); this only checks what lies around the blocks.
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END ([A-Z0-9 ]+)-----", re.DOTALL)
@@ -55,6 +69,7 @@ _DER_SEQUENCE = 0x30
 _COUNTRY_OIDS = frozenset({"2.5.4.6", "1.3.6.1.4.1.311.60.2.1.3"})
 
 _KeyLoader = Callable[[bytes, bytes | None], PrivateKeyTypes]
+_NOT_A_KEY = "not a valid private key (PKCS#1, SEC1 or PKCS#8 expected)"
 
 
 @dataclass(frozen=True)
@@ -62,7 +77,7 @@ class LoadedUpload:
     """What an upload holds: its certificates as given, in order, and its private key if any."""
 
     certificates: tuple[x509.Certificate, ...]
-    private_key: PrivateKeyTypes | None
+    private_key: LoadedKey | None
 
 
 @dataclass(frozen=True)
@@ -106,8 +121,9 @@ def load_certificates(data: str | bytes) -> list[x509.Certificate]:
     return _load_certificates(data, "certificate")
 
 
-def load_private_key(data: str | bytes, password: bytes | None = None) -> PrivateKeyTypes:
-    """Load one private key: PEM (PKCS#1, SEC1, PKCS#8, encrypted PKCS#8) or DER / base64 DER.
+def load_private_key(data: str | bytes, password: bytes | None = None) -> LoadedKey:
+    """Load one private key: PEM (PKCS#1, SEC1, PKCS#8, encrypted PKCS#8) or DER / base64 DER; SM2 keys
+    as unencrypted PKCS#8 or SEC1.
 
     Raises InvalidInput when malformed, encrypted without (the right) password, or of an unsupported type.
     """
@@ -121,29 +137,45 @@ def load_private_key(data: str | bytes, password: bytes | None = None) -> Privat
     return _load_key_block(blocks[0], password, field)
 
 
-def check_key_matches(certificate: x509.Certificate, key: PrivateKeyTypes) -> None:
+def check_key_matches(certificate: x509.Certificate, key: LoadedKey) -> None:
     """Check that ``key`` is the private key of ``certificate``. Raises KeyMismatch otherwise."""
-    spki = serialization.PublicFormat.SubjectPublicKeyInfo
-    der = serialization.Encoding.DER
     try:
-        cert_public = certificate.public_key().public_bytes(der, spki)
-    except (UnsupportedAlgorithm, ValueError) as exc:
+        certificate_key = certificate_public_key(certificate)
+    except (Unsupported, InvalidInput, ValueError) as exc:
         raise KeyMismatch(
             f"cannot compare the private key with the certificate {describe_certificate(certificate)}: "
             "its key type is not supported"
         ) from exc
-    if key.public_key().public_bytes(der, spki) != cert_public:
-        raise KeyMismatch(f"private key does not match the certificate {describe_certificate(certificate)}")
+    mismatch = KeyMismatch(f"private key does not match the certificate {describe_certificate(certificate)}")
+    if isinstance(key, SM2PrivateKey) or isinstance(certificate_key, SM2PublicKey):
+        # The public point an SM2 key file carries is not derived from its scalar here (gmssl-pyx has
+        # no point multiplication), so the pair is proven: a signature by the scalar must verify.
+        if key.public_key() != certificate_key or not sm2_keys_match(key, certificate_key):  # type: ignore[arg-type]
+            raise mismatch
+        return
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    der = serialization.Encoding.DER
+    if key.public_key().public_bytes(der, spki) != certificate_key.public_bytes(der, spki):
+        raise mismatch
 
 
-def load_private_key_fast(der_pkcs8: bytes) -> PrivateKeyTypes:
+def load_private_key_fast(der_pkcs8: bytes) -> LoadedKey:
     """Load a stored DER PKCS#8 key for a hot path (sign, decrypt), skipping RSA key validation.
 
     Skipping is safe because every stored key was fully validated (and matched to its certificate) by
     load_private_key at upload or generated by certrepo itself; the RSA consistency check costs
     milliseconds per load. Raises ValueError for corrupt data (a server fault, not a user error).
     """
-    return serialization.load_der_private_key(der_pkcs8, password=None, unsafe_skip_rsa_key_validation=True)
+    try:
+        return serialization.load_der_private_key(
+            der_pkcs8, password=None, unsafe_skip_rsa_key_validation=True
+        )
+    except UnsupportedAlgorithm:
+        # cryptography has no SM2 curve; the SM2 loader refuses every other curve.
+        try:
+            return load_sm2_private_key(der_pkcs8)
+        except (InvalidInput, Unsupported) as exc:
+            raise ValueError(f"the stored private key cannot be loaded: {exc.message}") from None
 
 
 def check_supported_key(key: object, where: str) -> None:
@@ -160,7 +192,7 @@ def check_supported_key(key: object, where: str) -> None:
 
 def _load_certificate_field(
     data: str | bytes, password: bytes | None
-) -> tuple[list[x509.Certificate], PrivateKeyTypes | None]:
+) -> tuple[list[x509.Certificate], LoadedKey | None]:
     field = "certificate"
     text = _pem_text(data)
     if text is None:
@@ -326,14 +358,14 @@ def _is_pkcs12(der: bytes) -> bool:
 # --- private keys -------------------------------------------------------------------------------------
 
 
-def _load_key_block(block: _PemBlock, password: bytes | None, field: str) -> PrivateKeyTypes:
+def _load_key_block(block: _PemBlock, password: bytes | None, field: str) -> LoadedKey:
     where = f"{field}: PEM block {block.position}"
     if block.label not in _KEY_LABELS:
         raise InvalidInput(f"{where} is a {block.label}, expected a private key")
     return _load_key_bytes(block.data, password, serialization.load_pem_private_key, where)
 
 
-def _load_key_bytes(data: bytes, password: bytes | None, loader: _KeyLoader, where: str) -> PrivateKeyTypes:
+def _load_key_bytes(data: bytes, password: bytes | None, loader: _KeyLoader, where: str) -> LoadedKey:
     try:
         key = loader(data, None)
     except TypeError as exc:  # cryptography: "Password was not given but private key is encrypted"
@@ -341,9 +373,23 @@ def _load_key_bytes(data: bytes, password: bytes | None, loader: _KeyLoader, whe
             raise InvalidInput(f"{where}: the private key is encrypted: give its password") from exc
         key = _load_encrypted_key(data, password, loader, where)
     except (ValueError, UnsupportedAlgorithm, InternalError) as exc:
-        raise InvalidInput(f"{where}: not a valid private key (PKCS#1, SEC1 or PKCS#8 expected)") from exc
+        return _load_sm2_key(data, where, exc)
     check_supported_key(key, where)
     return key
+
+
+def _load_sm2_key(data: bytes, where: str, refusal: Exception) -> SM2PrivateKey:
+    """The SM2 key cryptography refused (``refusal``), or InvalidInput when it is no SM2 key either."""
+    try:
+        return load_sm2_private_key(data)
+    except Unsupported:
+        raise InvalidInput(f"{where}: {_NOT_A_KEY}") from refusal
+    except InvalidInput as exc:
+        # cryptography recognised a key of an unknown curve, or the PEM label names SM2: it is an SM2
+        # key, and the SM2 loader says what is wrong with it. Otherwise it is not a key at all.
+        if isinstance(refusal, UnsupportedAlgorithm) or b"SM2 PRIVATE KEY" in data:
+            raise InvalidInput(f"{where}: {exc.message}") from exc
+        raise InvalidInput(f"{where}: {_NOT_A_KEY}") from refusal
 
 
 def _load_encrypted_key(data: bytes, password: bytes, loader: _KeyLoader, where: str) -> PrivateKeyTypes:
@@ -352,7 +398,10 @@ def _load_encrypted_key(data: bytes, password: bytes, loader: _KeyLoader, where:
     except (ValueError, InternalError) as exc:
         raise InvalidInput(f"{where}: wrong password for the encrypted private key") from exc
     except (TypeError, UnsupportedAlgorithm) as exc:
-        raise InvalidInput(f"{where}: the private key's encryption is not supported") from exc
+        # An encrypted SM2 key lands here too: cryptography decrypts it, then cannot read the SM2 curve.
+        raise InvalidInput(
+            f"{where}: the private key's encryption or key type is not supported (give SM2 keys unencrypted)"
+        ) from exc
 
 
 # --- framing ------------------------------------------------------------------------------------------

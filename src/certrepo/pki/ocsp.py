@@ -3,15 +3,20 @@
 The CA is its own responder (RFC 6960 §4.2.2.2, first case), so no delegated responder certificate is
 needed and clients verify the response with the issuer they already hold. Responses answer by CertID
 hash (the hash algorithm the client chose), so a serial the CA never issued gets a signed ``unknown``
-without any certificate at hand. The caller looks the serial up and passes the status.
+without any certificate at hand. The caller looks the serial up and passes the status. An SM2 CA signs
+the same response with SM3withSM2: asn1crypto assembles it and pki/sm2.py signs it (cryptography's
+builder cannot sign with an SM2 key).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 from dataclasses import dataclass
 
+from asn1crypto import core as asn1_core
+from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -24,6 +29,7 @@ from certrepo.domain.errors import InvalidInput, KeyMismatch
 from certrepo.pki.crl import reason_flag
 from certrepo.pki.issue import to_utc
 from certrepo.pki.keygen import PrivateKey, signature_hash_for
+from certrepo.pki.sm2 import SM2PrivateKey, certificate_public_key, sign_data, signature_algorithm_identifier
 
 __all__ = [
     "MAX_NONCE_BYTES",
@@ -146,8 +152,10 @@ def build_ocsp_response(
             f"the certificate has serial {certificate.serial_number:x}, the OCSP request asks about"
             f" {query.serial:x}"
         )
-    if ca_key.public_key() != ca_cert.public_key():
+    if ca_key.public_key() != certificate_public_key(ca_cert):
         raise KeyMismatch(f"the private key does not belong to the CA {ca_name}")
+    if isinstance(ca_key, SM2PrivateKey):
+        return _sm2_response(query, ca_cert, ca_key, status, this_update, next_update)
 
     revoked_at = None if status.revoked_at is None else to_utc(status.revoked_at)
     reason = None if status.reason is None else reason_flag(status.reason)
@@ -181,6 +189,68 @@ def ocsp_error_response(kind: str) -> bytes:
     if kind not in _ERROR_STATUS:
         raise ValueError(f"unknown OCSP error kind {kind!r}; expected one of {', '.join(_ERROR_STATUS)}")
     return ocsp.OCSPResponseBuilder.build_unsuccessful(_ERROR_STATUS[kind]).public_bytes(Encoding.DER)
+
+
+def _sm2_response(
+    query: OcspQuery,
+    ca_cert: x509.Certificate,
+    ca_key: SM2PrivateKey,
+    status: OcspStatus,
+    this_update: dt.datetime,
+    next_update: dt.datetime,
+) -> bytes:
+    """The response cryptography's builder would make, signed with SM3withSM2 (default distinguishing ID)."""
+    _, key_bits = _issuer_id_parts(ca_cert)
+    single = {
+        "cert_id": {
+            # cryptography writes the CertID hash's AlgorithmIdentifier with NULL parameters too.
+            "hash_algorithm": {"algorithm": query.hash_algorithm.name, "parameters": asn1_core.Null()},
+            "issuer_name_hash": query.issuer_name_hash,
+            "issuer_key_hash": query.issuer_key_hash,
+            "serial_number": query.serial,
+        },
+        "cert_status": _asn1_status(status),
+        "this_update": this_update,
+        "next_update": next_update,
+    }
+    data = asn1_ocsp.ResponseData(
+        {
+            # RFC 6960 §4.2.2.3 byKey: SHA-1 of the responder's subjectPublicKey bits, as for other CAs.
+            "responder_id": asn1_ocsp.ResponderId(
+                name="by_key",
+                value=hashlib.sha1(key_bits).digest(),  # SHA-1 is what RFC 6960 mandates here
+            ),
+            "produced_at": this_update,
+            "responses": [single],
+        }
+    )
+    if query.nonce is not None:
+        data["response_extensions"] = [{"extn_id": "nonce", "critical": False, "extn_value": query.nonce}]
+    algorithm = signature_algorithm_identifier(ca_key)
+    basic = asn1_ocsp.BasicOCSPResponse(
+        {
+            "tbs_response_data": data,
+            "signature_algorithm": algorithm,
+            "signature": sign_data(ca_key, data.dump()),
+        }
+    )
+    response = asn1_ocsp.OCSPResponse(
+        {
+            "response_status": "successful",
+            "response_bytes": {"response_type": "basic_ocsp_response", "response": basic},
+        }
+    )
+    return bytes(response.dump())
+
+
+def _asn1_status(status: OcspStatus) -> asn1_ocsp.CertStatus:
+    if status.kind != "revoked":
+        return asn1_ocsp.CertStatus(name=status.kind, value=asn1_core.Null())
+    assert status.revoked_at is not None
+    revoked: dict[str, object] = {"revocation_time": to_utc(status.revoked_at)}
+    if status.reason is not None and reason_flag(status.reason) is not None:
+        revoked["revocation_reason"] = status.reason.value  # asn1crypto names the CRLReason values alike
+    return asn1_ocsp.CertStatus(name="revoked", value=revoked)
 
 
 def _nonce(request: ocsp.OCSPRequest) -> bytes | None:

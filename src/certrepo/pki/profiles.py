@@ -47,7 +47,7 @@ DOCUMENT_SIGNING_EKUS: dict[ObjectIdentifier, str] = {
 _MIN_RSA_BITS = 2048
 # Key algorithm names (facts.certificate_key_algorithm) other than RSA that the profile accepts.
 # SM2_256 joins this set when the SM2 glue lands (SPEC §1.1 lists SM2).
-_SIGNING_KEY_NAMES = frozenset({"ECC_256", "ECC_384", "ECC_521", "ED25519"})
+_SIGNING_KEY_NAMES = frozenset({"ECC_256", "ECC_384", "ECC_521", "ED25519", "SM2_256"})  # SPEC §1.1
 
 
 @dataclass(frozen=True)

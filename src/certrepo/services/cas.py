@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from certrepo.domain.access import Permission
 from certrepo.domain.ca import CertificateAuthority, CrlRecord, IssuedRecord, crl_url_of, ocsp_url_of
@@ -37,7 +36,15 @@ from certrepo.pki.crl import RevokedEntry, build_crl, crl_der
 from certrepo.pki.facts import certificate_facts, is_ca
 from certrepo.pki.issue import SubjectSpec, build_intermediate_ca, build_root_ca, new_serial
 from certrepo.pki.keygen import KeyPool, PrivateKey, generate_private_key
-from certrepo.pki.load import check_supported_key, load_certificates, load_private_key_fast, load_upload
+from certrepo.pki.load import (
+    LoadedKey,
+    check_key_matches,
+    check_supported_key,
+    load_certificates,
+    load_private_key_fast,
+    load_upload,
+)
+from certrepo.pki.sm2 import certificate_public_key
 
 from .audit import event_for
 from .context import Call, Services
@@ -138,7 +145,7 @@ async def open_ca_key(services: Services, uow: UnitOfWork, ca: CertificateAuthor
             details={"ca_id": ca.id},
         )
     der = services.keystore.open(sealed, purpose=CA_KEY_PURPOSE)
-    return load_private_key_fast(der)  # type: ignore[return-value]  # CAs hold RSA, EC or Ed25519 keys
+    return load_private_key_fast(der)  # type: ignore[return-value]  # CAs hold RSA, EC, Ed25519 or SM2 keys
 
 
 async def signer_of(services: Services, uow: UnitOfWork, ca_id: int) -> SignerOfCa | None:
@@ -219,7 +226,7 @@ def _pem(cert: x509.Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
-def _sealed_der(services: Services, key: PrivateKeyTypes) -> SealedSecret:
+def _sealed_der(services: Services, key: LoadedKey) -> SealedSecret:
     der = key.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -239,8 +246,6 @@ def _check_spec(spec: CaSpec) -> int:
         raise MissingParameter(
             "an intermediate CA needs parent_id: the CA that signs it", details={"field": "parent_id"}
         )
-    if spec.key_algorithm is KeyAlgorithm.SM2_256:
-        raise Unsupported("SM2 CAs are not supported yet", details={"field": "key_algorithm"})
     days = spec.validity_days
     if days is None:
         days = DEFAULT_ROOT_DAYS if spec.type is CaType.ROOT else DEFAULT_INTERMEDIATE_DAYS
@@ -369,7 +374,7 @@ async def _add_ca(
 
 def _parse_import(
     imported: CaImport,
-) -> tuple[x509.Certificate, tuple[x509.Certificate, ...], PrivateKeyTypes]:
+) -> tuple[x509.Certificate, tuple[x509.Certificate, ...], LoadedKey]:
     if not imported.private_key:
         raise MissingParameter(
             "importing a CA needs its private_key: certrepo signs with it", details={"field": "private_key"}
@@ -383,21 +388,15 @@ def _parse_import(
     key = loaded.private_key
     assert key is not None
     check_supported_key(key, "private_key")
-    wanted = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    mine = [
-        c
-        for c in loaded.certificates
-        if c.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        == wanted
-    ]
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    wanted = key.public_key().public_bytes(*spki)
+    # certificate_public_key: cryptography cannot load an SM2 certificate's key.
+    mine = [c for c in loaded.certificates if certificate_public_key(c).public_bytes(*spki) == wanted]
     if not mine:
         raise KeyMismatch(
             "the private key belongs to none of the given certificates", details={"field": "private_key"}
         )
+    check_key_matches(mine[0], key)  # for SM2 also proves the key file's scalar belongs to its point
     chain = order_chain(loaded.certificates, leaf=mine[0])
     if not is_ca(chain.leaf):
         raise InvalidInput(

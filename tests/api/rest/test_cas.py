@@ -116,12 +116,6 @@ _BAD_CREATES: list[tuple[str, dict[str, Any], int, str]] = [
     ("unknown-parent", {"type": "intermediate", "common_name": "X", "parent_id": 999}, 404, "NotFound.CA"),
     ("root-with-parent", {"type": "root", "common_name": "X", "parent_id": 1}, 400, "InvalidParameter"),
     (
-        "sm2-not-yet",
-        {"type": "root", "common_name": "X", "key_algorithm": "SM2_256"},
-        400,
-        "UnsupportedOperation",
-    ),
-    (
         "unknown-algorithm",
         {"type": "root", "common_name": "X", "key_algorithm": "DSA_1024"},
         400,

@@ -45,11 +45,6 @@ def test_large_rsa_keys_have_the_requested_size_and_exponent_65537(
     assert (key.key_size, key.public_key().public_numbers().e) == (bits, 65537)
 
 
-def test_sm2_generation_is_unsupported_with_a_clear_message() -> None:
-    with pytest.raises(Unsupported, match="SM2_256 is not supported yet"):
-        generate_private_key(KeyAlgorithm.SM2_256)
-
-
 def test_key_family_names_the_families_of_key_algorithm() -> None:
     for algorithm in (KeyAlgorithm.RSA_2048, KeyAlgorithm.ECC_384, KeyAlgorithm.ED25519):
         key = generate_private_key(algorithm)
@@ -202,9 +197,8 @@ def test_a_failing_generator_is_recorded_and_take_still_works_inline() -> None:
     ("sizes", "error", "message"),
     [
         ({KeyAlgorithm.RSA_2048: -1}, ValueError, "must be >= 0"),
-        ({KeyAlgorithm.SM2_256: 2}, Unsupported, "SM2_256 cannot be pooled"),
     ],
-    ids=["negative size", "sm2"],
+    ids=["negative size"],
 )
 def test_pool_sizes_are_validated(
     sizes: dict[KeyAlgorithm, int], error: type[Exception], message: str
