@@ -296,10 +296,6 @@ def test_an_openssl_made_sm2_ca_chain_uploads_to_a_trust_store_that_verifies_its
     assert verdict["valid"] is True, verdict
 
 
-# services/certificates.py `_leaf_for` cannot read SM2 certificate keys yet (reported; see test_sm2_flows.py).
-@pytest.mark.xfail(
-    strict=True, run=False, reason="services/certificates.py _leaf_for: 500 on SM2 uploads with a key"
-)
 def test_an_openssl_made_sm2_leaf_uploads_with_its_key_and_signs_what_openssl_verifies(
     sm2: Sm2Service, openssl_chain: Path
 ) -> None:

@@ -22,6 +22,7 @@ from certrepo.domain.errors import (
     InvalidInput,
     PermissionDenied,
     StateConflict,
+    Unsupported,
 )
 from certrepo.domain.ids import new_certificate_identifier
 from certrepo.domain.paging import Page, PageOf
@@ -34,8 +35,9 @@ from certrepo.pki.chain import (
     verify_chain,
 )
 from certrepo.pki.facts import certificate_facts
-from certrepo.pki.load import check_key_matches, load_certificates, load_upload
+from certrepo.pki.load import check_key_matches, load_certificates, load_private_key_fast, load_upload
 from certrepo.pki.profiles import check_compliant_profile
+from certrepo.pki.sm2 import certificate_public_key, is_sm2_key
 
 from .audit import event_for
 from .context import Call, Services
@@ -180,14 +182,11 @@ def _leaf_for(certs: list[x509.Certificate], key: PrivateKeyTypes | None) -> x50
     """With a key, the leaf is the certificate the key belongs to (so order in the upload does not matter)."""
     if key is None:
         return None
-    wanted = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    wanted = key.public_key().public_bytes(*spki)
     for cert in certs:
-        spki = cert.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        if spki == wanted:
+        # pki.sm2's reader: cryptography's cert.public_key() cannot load SM2 keys.
+        if certificate_public_key(cert).public_bytes(*spki) == wanted:
             return cert
     return None
 
@@ -452,7 +451,7 @@ async def export_private_key(
             ]
         )
         await uow.commit()
-    key = serialization.load_der_private_key(der, None)
+    key = load_private_key_fast(der)  # stored keys were validated at upload; this also reads SM2
     encryption: serialization.KeySerializationEncryption = (
         serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
     )
@@ -461,6 +460,8 @@ async def export_private_key(
             "pkcs8",
             key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption),
         )
+    if is_sm2_key(key):
+        raise Unsupported("PKCS#12 cannot carry an SM2 key here; export it as PKCS#8", details={"field": "format"})
     cert = load_certificates(certificate.pem)[0]
     chain = load_certificates(certificate.chain_pem) if certificate.chain_pem else []
     data = pkcs12.serialize_key_and_certificates(

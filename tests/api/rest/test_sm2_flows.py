@@ -58,15 +58,6 @@ SM3_WITH_SM2 = "1.2.156.10197.1.501"
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 DAY = dt.timedelta(days=1)
 
-# services/certificates.py `_leaf_for` reads each uploaded certificate's key with cryptography, which cannot
-# load SM2 keys: an SM2 upload *with its private key* ends in UnsupportedAlgorithm (a 500) until it uses
-# pki.sm2.certificate_public_key (reported). The first test runs as a strict canary, so that the fix fails
-# it and these markers get removed; the others do not run meanwhile (each 500 costs seconds of logging).
-_LEAF_FOR_BUG = "services/certificates.py _leaf_for calls cert.public_key() on SM2 certificates (a 500)"
-UPLOAD_WITH_SM2_KEY_CANARY = pytest.mark.xfail(strict=True, reason=_LEAF_FOR_BUG)
-UPLOAD_WITH_SM2_KEY = pytest.mark.xfail(strict=True, run=False, reason=_LEAF_FOR_BUG)
-
-
 @pytest.fixture(autouse=True, scope="module")
 def _needs_gmssl() -> None:
     if not is_sm2_available():
@@ -198,7 +189,6 @@ async def test_an_sm2_certificate_uploads_without_its_key_with_its_facts(
     assert item["has_private_key"] is False
 
 
-@UPLOAD_WITH_SM2_KEY_CANARY
 async def test_an_sm2_certificate_uploads_with_its_pkcs8_key(
     api: httpx.AsyncClient, sm2_chain: Sm2Chain
 ) -> None:
@@ -207,7 +197,6 @@ async def test_an_sm2_certificate_uploads_with_its_pkcs8_key(
     assert (item["key_algorithm"], item["has_private_key"]) == ("SM2_256", True)
 
 
-@UPLOAD_WITH_SM2_KEY
 async def test_the_uploaded_sm2_key_signs_sm3withsm2_with_the_default_distinguishing_id(
     api: httpx.AsyncClient, sm2_chain: Sm2Chain
 ) -> None:
@@ -228,7 +217,6 @@ async def test_the_uploaded_sm2_key_signs_sm3withsm2_with_the_default_distinguis
     assert verified.json() == {"valid": True}, verified.text
 
 
-@UPLOAD_WITH_SM2_KEY
 async def test_the_uploaded_sm2_key_decrypts_what_sm2pke_encrypts(
     api: httpx.AsyncClient, sm2_chain: Sm2Chain
 ) -> None:
@@ -251,7 +239,6 @@ async def test_the_uploaded_sm2_key_decrypts_what_sm2pke_encrypts(
     assert decrypted.json() == {"plaintext": "secret 7"}, decrypted.text
 
 
-@UPLOAD_WITH_SM2_KEY
 async def test_an_sm2_upload_with_the_key_of_another_pair_is_key_mismatch(
     api: httpx.AsyncClient, sm2_chain: Sm2Chain
 ) -> None:
@@ -446,6 +433,27 @@ async def test_a_generated_sm2_key_is_handed_out_once_and_signs_through_the_api(
 
     assert signed.status_code == 200, signed.text
     assert sm2_verify(key.public_key(), b"hello", base64.b64decode(signed.json()["signature"]))
+
+
+async def test_an_exportable_sm2_key_exports_as_pkcs8_and_pkcs12_is_refused_clearly(
+    api: httpx.AsyncClient, sm2_ca: Sm2Ca
+) -> None:
+    issued = await api.post(
+        f"/v1/repositories/{sm2_ca.repository_id}/issue",
+        json={"usage": "client", "common_name": "export.example.test", "exportable": True},
+    )
+    assert issued.status_code == 201, issued.text
+    item = issued.json()
+
+    pkcs8 = await api.post(f"/v1/certificates/{item['identifier']}/export-key", json={"format": "pkcs8"})
+    pkcs12 = await api.post(
+        f"/v1/certificates/{item['identifier']}/export-key", json={"format": "pkcs12", "password": "export-pass-1"}
+    )
+
+    assert pkcs8.status_code == 200, pkcs8.text
+    assert sm2_keys_match(load_sm2_private_key(pkcs8.json()["private_key"].encode()), _public_key(item["pem"]))
+    assert (pkcs12.status_code, pkcs12.json()["code"]) == (400, "UnsupportedOperation")
+    assert "PKCS#8" in pkcs12.json()["message"]
 
 
 async def test_a_revoked_sm2_certificate_is_on_the_sm2_signed_crl_and_ocsp_says_revoked(
