@@ -112,6 +112,9 @@ def build_app(settings: Settings, services: Services | None = None) -> FastAPI:
         version=__version__,
         description="Certificate application repositories: store certificates, use their keys through an API.",
         lifespan=lifespan,
+        # No OpenTelemetry here (Prometheus at /metrics): off, FastAPI stops probing for OTEL providers and
+        # reading the environment on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.services = services
     app.state.settings = settings
