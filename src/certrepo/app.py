@@ -91,7 +91,7 @@ def build_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
     key_pool = services.extras.get("key_pool")
     if not isinstance(key_pool, KeyPool):
-        key_pool = services.extras["key_pool"] = KeyPool()
+        key_pool = services.extras["key_pool"] = KeyPool(on_demand=True)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -117,6 +117,10 @@ class KeyPool:
     pooled. One daemon thread, started by ``start()`` and ended by ``stop()``, refills the pool;
     ``take()`` never waits for it: an empty pool generates the key inline. Constructing a pool starts
     nothing. The generator is injectable so that tests need not make real RSA keys.
+
+    ``on_demand``: an algorithm is kept ready only after its first ``take()``. A server that never issues
+    with generated RSA-4096 keys then never spends the seconds of CPU making them; every worker process
+    of every node would otherwise pay them at start.
     """
 
     def __init__(
@@ -124,6 +128,7 @@ class KeyPool:
         sizes: Mapping[KeyAlgorithm, int] = DEFAULT_POOL_SIZES,
         *,
         generate: Callable[[KeyAlgorithm], PrivateKey] = generate_private_key,
+        on_demand: bool = False,
     ) -> None:
         for algorithm, size in sizes.items():
             if size < 0:
@@ -131,6 +136,7 @@ class KeyPool:
         self._sizes = {algorithm: size for algorithm, size in sizes.items() if size > 0}
         self._generate = generate
         self._keys: dict[KeyAlgorithm, deque[PrivateKey]] = {a: deque() for a in self._sizes}
+        self._wanted: set[KeyAlgorithm] = set() if on_demand else set(self._sizes)
         # One condition guards the pool; it wakes the filler (a key was taken, or stop) and anybody
         # waiting in wait_full (a key was added).
         self._changed = threading.Condition()
@@ -145,6 +151,9 @@ class KeyPool:
         Each key is handed out once: it leaves the pool when taken.
         """
         with self._changed:
+            if algorithm in self._sizes and algorithm not in self._wanted:
+                self._wanted.add(algorithm)
+                self._changed.notify_all()  # the filler starts on it
             ready = self._keys.get(algorithm)
             if ready:
                 key = ready.popleft()
@@ -214,15 +223,15 @@ class KeyPool:
                 self._changed.notify_all()
 
     def _is_full(self) -> bool:
-        return all(len(self._keys[a]) >= size for a, size in self._sizes.items())
+        return all(len(self._keys[a]) >= self._sizes[a] for a in self._wanted)
 
     def _most_needed(self) -> KeyAlgorithm | None:
         # The algorithm furthest below its size, relative to that size, so that a burst on one
         # algorithm does not starve the others.
         best: KeyAlgorithm | None = None
         best_fill = 1.0
-        for algorithm, size in self._sizes.items():
-            fill = len(self._keys[algorithm]) / size
+        for algorithm in self._wanted:
+            fill = len(self._keys[algorithm]) / self._sizes[algorithm]
             if fill < best_fill:
                 best, best_fill = algorithm, fill
         return best

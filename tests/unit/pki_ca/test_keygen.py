@@ -228,3 +228,15 @@ def test_concurrent_takes_never_hand_out_the_same_key_twice() -> None:
         thread.join()
 
     assert len({id(key) for key in taken}) == 100
+
+
+def test_an_on_demand_pool_keeps_an_algorithm_ready_only_after_its_first_take() -> None:
+    generator = _CountingGenerator()
+    pool = KeyPool({KeyAlgorithm.RSA_2048: 2, KeyAlgorithm.RSA_4096: 1}, generate=generator, on_demand=True)
+    assert pool.fill_once() is None  # nothing wanted yet: nothing generated
+    assert generator.made == []
+    pool.take(KeyAlgorithm.RSA_2048)  # generated inline, and from now on kept ready
+    while pool.fill_once() is not None:
+        pass
+    assert pool.available(KeyAlgorithm.RSA_2048) == 2
+    assert pool.available(KeyAlgorithm.RSA_4096) == 0
