@@ -230,8 +230,10 @@ class KeyPool:
         # algorithm does not starve the others.
         best: KeyAlgorithm | None = None
         best_fill = 1.0
-        for algorithm in self._wanted:
-            fill = len(self._keys[algorithm]) / self._sizes[algorithm]
+        for algorithm, size in self._sizes.items():
+            if algorithm not in self._wanted:
+                continue
+            fill = len(self._keys[algorithm]) / size
             if fill < best_fill:
                 best, best_fill = algorithm, fill
         return best
