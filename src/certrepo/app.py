@@ -21,6 +21,7 @@ from .config import Settings
 from .domain.secrets import Secret
 from .keystore.envelope import EnvelopeKeystore, MasterKeyFile, MasterKeyring
 from .keystore.pkcs11 import Pkcs11Keystore
+from .logs import configure_logging
 from .services.context import Services
 from .services.hotcache import HotCache
 from .store.database import create_engine_for, migrate
@@ -81,6 +82,7 @@ def build_services(settings: Settings) -> tuple[Services, EnvelopeKeystore | Pkc
 
 def build_app(settings: Settings, services: Services | None = None) -> FastAPI:
     """The ASGI app: REST API, probes; storage must have been prepared (``prepare_storage``)."""
+    configure_logging(settings.log_level)
     if services is None:
         services, _ = build_services(settings)
     engine = services.extras["engine"]

@@ -73,14 +73,27 @@ class ChainReport:
 
 
 async def verify_chain(services: Services) -> ChainReport:
-    """Walk the whole chain in sequence order and compare its end with the head row."""
+    """Walk the chain in sequence order and compare its end with the head row.
+
+    The head is read first and the walk stops at its sequence: events and head are committed together,
+    so everything up to the head is visible, and writers appending meanwhile (on any node, under READ
+    COMMITTED) cannot make an intact chain look broken."""
     verifier = ChainVerifier()
     async with services.uow(read_only=True) as uow:
-        async for sequence, event in uow.audit.iterate():
+        head_sequence, head_hash = await uow.audit.head()
+        async for sequence, event in uow.audit.iterate(through=head_sequence):
             broken = verifier.feed(sequence, event)
             if broken is not None:
                 return ChainReport(verifier.count, False, broken.sequence, broken.reason)
-        head_sequence, head_hash = await uow.audit.head()
+        # Rows past a head that has not moved were not written by an append (an append moves the head in
+        # the same transaction): somebody added them behind the chain's back.
+        if (await uow.audit.head())[0] == head_sequence and await uow.audit.last_sequence() > head_sequence:
+            return ChainReport(
+                verifier.count,
+                False,
+                head_sequence + 1,
+                f"events after the head (event {head_sequence}) were not appended",
+            )
     broken = verifier.check_head(head_sequence, head_hash)
     if broken is not None:
         return ChainReport(verifier.count, False, broken.sequence, broken.reason)

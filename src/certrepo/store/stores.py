@@ -422,7 +422,10 @@ class RepositoryStore(_Store):
         counted = _certificate_count if with_count else literal(0).label("certificate_count")
         statement = select(repositories, counted).where(repositories.c.id == repository_id)
         if for_update:
-            statement = statement.with_for_update(of=repositories)
+            # FOR NO KEY UPDATE on PostgreSQL: the key never changes, and a plain FOR UPDATE conflicts with
+            # the FOR KEY SHARE that inserting a certificate_counts row takes (a deadlock with a first
+            # revocation racing an issuance, found by the two-node tests).
+            statement = statement.with_for_update(of=repositories, key_share=True)
         row = await self._one(statement)
         return _repository(row) if row else None
 
@@ -553,14 +556,17 @@ class AuditStore(_Store):
         )
         return [_event(r) for r in rows], int(total)
 
-    async def iterate(self, *, batch: int = 1000) -> AsyncIterator[tuple[int, AuditEvent]]:
-        """Every event in sequence order, in batches (the whole chain, for verification)."""
+    async def iterate(
+        self, *, batch: int = 1000, through: int | None = None
+    ) -> AsyncIterator[tuple[int, AuditEvent]]:
+        """Every event in sequence order (up to sequence ``through``), in batches (for verification)."""
         last = 0
+        bound = audit_events.c.sequence <= through if through is not None else literal(True)
         while True:
             rows = (
                 await self._session.execute(
                     select(audit_events)
-                    .where(audit_events.c.sequence > last)
+                    .where(and_(audit_events.c.sequence > last, bound))
                     .order_by(audit_events.c.sequence)
                     .limit(batch)
                 )
@@ -574,6 +580,10 @@ class AuditStore(_Store):
     async def head(self) -> tuple[int, str]:
         row = (await self._session.execute(select(audit_head).where(audit_head.c.id == 1))).one()
         return int(row.sequence), row.hash
+
+    async def last_sequence(self) -> int:
+        """The highest stored sequence (0 for none)."""
+        return int((await self._session.execute(select(func.coalesce(func.max(audit_events.c.sequence), 0)))).scalar_one())
 
 
 # --- quota ------------------------------------------------------------------------------------------

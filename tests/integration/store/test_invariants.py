@@ -133,8 +133,14 @@ async def test_concurrent_audit_writers_on_two_nodes_form_one_verifiable_chain(
         ("UPDATE audit_events SET details = '{}' WHERE sequence = 3", 3),
         ("DELETE FROM audit_events WHERE sequence = 2", 2),
         ("DELETE FROM audit_events WHERE sequence = 4", 4),
+        (
+            ("INSERT INTO audit_events (sequence, account_id, at, actor, action, outcome, details, prev_hash, hash)"
+            " SELECT sequence + 1, account_id, at, actor, action, outcome, details, hash, hash FROM audit_events"
+            " WHERE sequence = 4"),
+            5,
+        ),
     ],
-    ids=["edited-action", "edited-details", "deleted-middle", "deleted-last"],
+    ids=["edited-action", "edited-details", "deleted-middle", "deleted-last", "appended-behind-the-head"],
 )
 async def test_an_edited_or_deleted_audit_event_is_detected(world: World, tamper: str, broken_at: int) -> None:
     for i in range(3):
