@@ -174,7 +174,7 @@ class CaStore(Protocol):
 
 
 class AuditStore(Protocol):
-    async def append(self, events: Sequence[AuditEvent]) -> list[AuditEvent]: ...
+    async def append(self, events: Sequence[AuditEvent]) -> None: ...
     async def list(
         self,
         *,

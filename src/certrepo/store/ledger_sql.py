@@ -10,7 +10,6 @@ those ~18 thread handoffs per batch cost more than the batch's SQL itself (see s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
@@ -79,15 +78,13 @@ def consume_quota(connection: Connection, account_id: int, pool: QuotaPool, unit
     )
 
 
-def append_audit_events(connection: Connection, events: Sequence[AuditEvent]) -> tuple[list[AuditEvent], bool]:
-    """Append to the chain; the stored events (with sequence and hashes) and whether one of them is a
-    mutation. The head row is locked (FOR UPDATE; SQLite: BEGIN IMMEDIATE) so that concurrent writers on
+def append_audit_events(connection: Connection, events: Sequence[AuditEvent]) -> bool:
+    """Append to the chain; whether one of the events is a mutation (it advances the mutation epoch). The head row is locked (FOR UPDATE; SQLite: BEGIN IMMEDIATE) so that concurrent writers on
     any node form one linear chain."""
     if not events:
-        return [], False
+        return False
     head = connection.execute(_HEAD).one()
     sequence, prev = int(head.sequence), head.hash
-    stored: list[AuditEvent] = []
     rows: list[dict[str, Any]] = []
     for event in events:
         sequence += 1
@@ -109,13 +106,12 @@ def append_audit_events(connection: Connection, events: Sequence[AuditEvent]) ->
                 "hash": digest,
             }
         )
-        stored.append(replace(event, id=sequence, prev_hash=prev, hash=digest))
         prev = digest
     connection.execute(_INSERT_EVENTS, rows)
     mutated = any(invalidates_caches(event.action) for event in events)
     advance = _ADVANCE_HEAD_AND_EPOCH if mutated else _ADVANCE_HEAD
     connection.execute(advance, {"to_sequence": sequence, "to_hash": prev})
-    return stored, mutated
+    return mutated
 
 
 def write_key_uses(connection: Connection, records: Sequence[KeyUseRecord]) -> list[QuotaExhausted | None]:

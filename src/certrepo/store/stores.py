@@ -521,12 +521,11 @@ class AuditStore(_Store):
         """The counter every audited mutation advances (see migration 0004)."""
         return int((await self._session.execute(select(audit_head.c.mutations).where(audit_head.c.id == 1))).scalar_one())
 
-    async def append(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
+    async def append(self, events: Sequence[AuditEvent]) -> None:
         """Append to the chain (ledger_sql.append_audit_events: the head row is locked, so concurrent
         writers on any node form one linear chain)."""
-        stored, mutated = await self._session.run_sync(lambda s: append_audit_events(s.connection(), events))
+        mutated = await self._session.run_sync(lambda s: append_audit_events(s.connection(), events))
         self.mutated = self.mutated or mutated
-        return stored
 
     async def list(
         self,
