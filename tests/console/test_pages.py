@@ -9,6 +9,7 @@ import pytest
 
 from certrepo.app import build_app
 from certrepo.domain.enums import DataSource, Role
+from certrepo.domain.paging import Page
 from certrepo.domain.repository import Binding
 from certrepo.services.accounts import create_user, delete_user, list_users
 from certrepo.services.auth import LOCKOUT_AFTER_FAILURES
@@ -102,6 +103,20 @@ async def test_repeated_failures_lock_the_user_even_against_the_right_password(
         assert (await browser.sign_in("admin", "wrong-password")).status_code == 401
     response = await browser.sign_in("admin", _admin_password(world))
     assert response.status_code == 401 and "locked" in response.text
+
+
+async def test_every_sign_in_attempt_on_a_user_is_audited_with_its_outcome(browser: Browser, world: World) -> None:
+    assert (await browser.sign_in("nobody-by-this-name", "whatever")).status_code == 401  # no account to log to
+    assert (await browser.sign_in("admin", "wrong-password")).status_code == 401
+    assert (await browser.sign_in("admin", _admin_password(world))).status_code == 303
+    async with world.services.uow(read_only=True) as uow:
+        events, _ = await uow.audit.list(
+            account_id=world.admin.account.id, page=Page(1, 50), action="user.sign_in"
+        )
+    outcomes = sorted((e.outcome, e.details.get("reason"), e.actor) for e in events)
+    actor = f"user:{world.admin.admin.id}"
+    assert outcomes == [("failure", "wrong password", actor), ("success", None, actor)]
+    assert all(e.request_id for e in events)
 
 
 async def test_sign_out_clears_the_session(admin: Browser) -> None:

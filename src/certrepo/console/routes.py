@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from certrepo.api.common.requests import request_id_of
 from certrepo.domain.errors import AuthFailure, NotFound
 from certrepo.services.auth import authenticate_password
 
@@ -102,7 +103,10 @@ async def sign_in(request: Request) -> Response:
     user_name = user_name.strip() if isinstance(user_name, str) else ""
     try:
         principal = await authenticate_password(
-            services, user_name, password if isinstance(password, str) else ""
+            services,
+            user_name,
+            password if isinstance(password, str) else "",
+            request_id=request_id_of(request.scope),
         )
     except AuthFailure as exc:
         # The CSRF gate already proved the anonymous session is live; the form keeps using it.

@@ -27,6 +27,7 @@ CACHE_NEUTRAL_ACTIONS = frozenset(
         "account.create",
         "account.bootstrap",
         "user.create",
+        "user.sign_in",  # a lockout changes password sign-in only, which no cache holds
         "ca.create",
         "ca.import",
     }
