@@ -1,8 +1,9 @@
-"""HTTP limits of a real `certrepo serve`: they live in uvicorn's h11 protocol and certrepo's extension of
-it (api/common/slow_clients.py), so only a real server shows them. Oversized bodies, header blocks and
+"""HTTP limits of a real `certrepo serve`: they live in certrepo's extension of uvicorn's httptools protocol
+(api/common/slow_clients.py), so only a real server shows them. Oversized bodies, header blocks and
 request lines are refused early; a client too slow with its head or body is cut off at a deadline; while
-slow clients hold connections, a normal request is still answered at once. Raw sockets throughout: an
-HTTP client library would refuse to send most of this."""
+slow clients hold connections, a normal request is still answered at once; what llhttp reads differently
+from a plain HTTP/1.1 server (targets of 64 KiB and more, declined upgrades, pipelining) is served as one
+would. Raw sockets throughout: an HTTP client library would refuse to send most of this."""
 
 from __future__ import annotations
 
@@ -117,15 +118,36 @@ def _read_reply(sock: socket.socket, seconds: float) -> Reply | None:
             return None
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {
-        name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)
-    }
+    status, headers = _parse_head(head)
     while len(body) < int(headers.get("content-length", "0")):
         chunk = _recv(sock, deadline)
         assert chunk, "the server closed the connection in the middle of its answer"
         body += chunk
-    return Reply(int(status_line.split()[1]), headers, body)
+    return Reply(status, headers, body)
+
+
+def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {
+        name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)
+    }
+    return int(status_line.split()[1]), headers
+
+
+def _replies_until_closed(sock: socket.socket, seconds: float) -> list[Reply]:
+    """Every response the server sends on the connection until it closes it."""
+    deadline = time.monotonic() + seconds
+    data = b""
+    while chunk := _recv(sock, deadline):
+        data += chunk
+    replies = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        status, headers = _parse_head(head)
+        length = int(headers.get("content-length", "0"))
+        replies.append(Reply(status, headers, rest[:length]))
+        data = rest[length:]
+    return replies
 
 
 def _seconds_until_closed(sock: socket.socket, seconds: float) -> float:
@@ -239,6 +261,15 @@ def test_an_oversized_header_block_is_refused_with_431(server: Server, headers: 
     assert server.is_healthy()
 
 
+def test_a_header_that_never_ends_is_refused_with_431_once_it_passes_the_limit(server: Server) -> None:
+    # The parser hands a header field over only once it ends: the bytes received must bound it (not 408).
+    with server.connect() as sock:
+        sock.sendall(
+            b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Endless: " + b"a" * (2 * MAX_HEADER_BYTES)
+        )
+        _assert_refused(_read_reply(sock, HEAD_TIMEOUT / 2), 431, "MessageTooLarge")
+
+
 def _long_target(line_bytes: int) -> bytes:
     """``GET /healthz?p=aaa… HTTP/1.1`` whose request line has exactly ``line_bytes`` bytes."""
     fixed = len(b"GET /healthz?p= HTTP/1.1")
@@ -248,6 +279,15 @@ def _long_target(line_bytes: int) -> bytes:
 def test_a_request_line_at_the_limit_is_served(server: Server) -> None:
     with server.connect() as sock:
         sock.sendall(_long_target(MAX_LINE))
+        reply = _read_reply(sock, 10)
+    assert reply is not None and reply.status == 200, reply
+
+
+def test_a_target_over_64_kib_keeps_its_percent_decoded_path_and_drops_its_fragment(server: Server) -> None:
+    # httptools' URL parser stops at 64 KiB: such a target is split without it, and must route the same.
+    query = b"p=" + b"a" * 70_000
+    with server.connect() as sock:
+        sock.sendall(b"GET /heal%74hz?" + query + b"#part HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         reply = _read_reply(sock, 10)
     assert reply is not None and reply.status == 200, reply
 
@@ -287,6 +327,12 @@ def test_a_request_line_over_the_limit_is_refused_with_414(
             b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", id="two-lengths"
         ),
         pytest.param(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", id="unknown-coding"),
+        pytest.param(
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+            id="gzip-chunked",
+        ),
+        pytest.param(b"GET /healthz HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", id="two-hosts"),
+        pytest.param(b"GET /healthz\r\n\r\n", id="http-0.9"),
     ],
 )
 def test_malformed_http_is_refused_with_400_in_the_rest_error_shape(
@@ -296,6 +342,53 @@ def test_malformed_http_is_refused_with_400_in_the_rest_error_shape(
         sock.sendall(request_bytes)
         _assert_refused(_read_reply(sock, 5), 400, "InvalidParameter")
     assert server.is_healthy()
+
+
+# --- what llhttp reads differently -----------------------------------------------------------------------
+
+
+_REPOSITORY = b'{"data_source": "uploaded"}'
+
+
+@pytest.mark.parametrize(
+    "framed_body",
+    [
+        pytest.param(b"Content-Length: %d\r\n\r\n%s" % (len(_REPOSITORY), _REPOSITORY), id="content-length"),
+        pytest.param(
+            b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(_REPOSITORY), _REPOSITORY),
+            id="chunked",
+        ),
+    ],
+)
+def test_a_declined_upgrade_offer_is_served_with_its_body_and_the_connection_goes_on(
+    server: Server, framed_body: bytes
+) -> None:
+    # Java's HTTP clients offer h2c on plain http://; llhttp stops such a request at its head.
+    offer = _post_head(
+        server,
+        "/v1/repositories",
+        "Content-Type: application/json",
+        "Connection: Upgrade, HTTP2-Settings",
+        "Upgrade: h2c",
+        "HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA",
+    ).removesuffix(b"\r\n")  # the framing header and the body follow
+    with server.connect() as sock:
+        sock.sendall(offer + framed_body)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        replies = _replies_until_closed(sock, 10)
+    assert [reply.status for reply in replies] == [201, 200], replies
+    assert replies[0].json()["data_source"] == "uploaded"
+
+
+def test_pipelined_requests_are_answered_in_order_up_to_a_malformed_one(server: Server) -> None:
+    with server.connect() as sock:
+        sock.sendall(
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n"
+        )
+        replies = _replies_until_closed(sock, 10)
+    assert [reply.status for reply in replies] == [200, 404, 400], replies
+    _assert_refused(replies[2], 400, "InvalidParameter")
 
 
 # --- slow clients -------------------------------------------------------------------------------------

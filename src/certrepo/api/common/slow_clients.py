@@ -1,11 +1,16 @@
-"""Connection limits uvicorn's h11 protocol lacks: slow clients and oversized request heads.
+"""The HTTP/1.1 protocol of `certrepo serve`: uvicorn's httptools protocol with the limits it lacks for slow
+clients and oversized request heads, and with request targets of 64 KiB and more.
 
-uvicorn (0.54) waits for a request head as long as a client cares to send it one byte at a time, and
-waits for a request body the app reads without any timeout: a few hundred such sockets (slowloris,
-slow POST) hold connections and app tasks forever. Its h11 parser bounds the head only loosely (its
-``max_incomplete_event_size`` is checked on incomplete reads, so a head up to twice as long gets through
-when it arrives in two reads) and counts no header fields. ``LimitedH11Protocol`` adds, per connection,
-the nginx-style timeouts and the limits below; ``uvicorn_options`` in ``certrepo.server`` installs it.
+Why httptools: uvicorn's h11 protocol is pure Python and cost ~170 µs of CPU per request more (a key-use
+signature took 492 µs of server CPU with it, 321 µs with httptools). Why not plain httptools: the Alibaba
+SDK sends certificates and keys in the query string, and uvicorn refuses any target over 65535 bytes with
+400. Its llhttp parser reads such a target well; the refusal is ``httptools.parse_url`` in uvicorn's
+``on_headers_complete`` (the old http-parser URL parser keeps 16-bit offsets). Such a target is split here
+instead, the way uvicorn reads parse_url's answer. Why limits: uvicorn (0.54) waits for a request head as
+long as a client cares to send it one byte at a time, for a request body the app reads without any
+timeout, and bounds neither the request line nor the header block: a few hundred such sockets (slowloris,
+slow POST) hold connections and app tasks forever. ``LimitedHttpToolsProtocol`` adds, per connection, the
+nginx-style timeouts and the limits below; ``uvicorn_options`` in ``certrepo.server`` installs it.
 
 * the request line and headers must arrive within ``head_timeout_seconds`` of connecting (or of the first
   byte of the next request on a kept-alive connection), else 408 and close (nginx
@@ -16,121 +21,53 @@ the nginx-style timeouts and the limits below; ``uvicorn_options`` in ``certrepo
   ``body_timeout_seconds``, then the connection closes (a bounded lingering close: closing at once with
   unread data would reset the connection, and the client could lose the answer);
 * a request line over ``max_request_line_bytes`` is refused with 414, a header block over
-  ``max_header_bytes`` or ``max_header_count`` fields with 431, malformed HTTP with 400, each as a JSON
-  body in the REST error shape (SPEC §3) with a request id.
+  ``max_header_bytes`` or ``max_header_count`` fields with 431 — counted in the parser's callbacks as the
+  bytes arrive, not once the head is whole —, malformed HTTP with 400, each as a JSON body in the REST
+  error shape (SPEC §3) with a request id, and the connection closes;
+* a request offering an Upgrade other than WebSocket (Java's clients offer h2c) is served over HTTP/1.1
+  with its body, which llhttp leaves unread (uvicorn's own httptools protocol gives the app none).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import json
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-import h11
+import httptools
 from uvicorn.config import Config
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from certrepo.domain.errors import InvalidInput, MessageTooLarge
+from .http_limits import (
+    PARSE_URL_MAX_BYTES,
+    ConnectionLimits,
+    Deadline,
+    Refusal,
+    header_refusal,
+    line_refusal,
+    malformed,
+    refusal_response,
+    split_origin_form,
+    target_form_refusal,
+    unfinished_head_refusal,
+    version_refusal,
+)
 
-__all__ = ["ConnectionLimits", "LimitedH11Protocol", "head_refusal", "protocol_factory"]
+__all__ = ["ConnectionLimits", "LimitedHttpToolsProtocol", "protocol_factory"]
 
-_Refusal = tuple[int, str]  # HTTP status, message
-_HTTP_VERSION_BYTES = len(b" HTTP/1.1")
-_REASONS = {
-    400: b"Bad Request",
-    408: b"Request Timeout",
-    414: b"URI Too Long",
-    431: b"Request Header Fields Too Large",
-}
-
-
-@dataclass(frozen=True)
-class ConnectionLimits:
-    """Per-connection limits of the HTTP server (units in the names); picklable for worker processes."""
-
-    head_timeout_seconds: float
-    body_timeout_seconds: float
-    max_request_line_bytes: int
-    max_header_bytes: int
-    max_header_count: int
-
-    @property
-    def max_head_bytes(self) -> int:
-        """What the parser buffers at most for an incomplete head: the request line and headers."""
-        return self.max_request_line_bytes + self.max_header_bytes
+_SHORTEST_METHOD_BYTES = 3  # GET, PUT: below this many target bytes the request line cannot be too long
+_NOTED_HEADERS = frozenset((b"host", b"transfer-encoding", b"expect"))
 
 
-def head_refusal(event: h11.Request, limits: ConnectionLimits) -> _Refusal | None:
-    """The status and message refusing a parsed request head over ``limits``, or None when it fits."""
-    line_bytes = len(event.method) + 1 + len(event.target) + _HTTP_VERSION_BYTES
-    if line_bytes > limits.max_request_line_bytes:
-        return 414, (
-            f"the request line (method, path and query) has {line_bytes} bytes; "
-            f"at most {limits.max_request_line_bytes} are accepted"
-        )
-    if len(event.headers) > limits.max_header_count:
-        return (
-            431,
-            f"the request has {len(event.headers)} header fields; at most {limits.max_header_count} are accepted",
-        )
-    header_bytes = sum(len(name) + len(value) + 4 for name, value in event.headers)  # "name: value\r\n"
-    if header_bytes > limits.max_header_bytes:
-        return (
-            431,
-            f"the request headers have {header_bytes} bytes; at most {limits.max_header_bytes} are accepted",
-        )
-    return None
+class _Refused(Exception):
+    """Raised in a parser callback to stop parsing; the protocol answers with its ``_refusal``."""
 
 
-def _parser_refusal(error: h11.RemoteProtocolError, line_seen: bool, limits: ConnectionLimits) -> _Refusal:
-    if error.error_status_hint == 431:  # h11's "Receive buffer too long": the head never ended
-        if not line_seen:
-            return 414, f"the request line is longer than {limits.max_request_line_bytes} bytes"
-        return 431, f"the request head is longer than {limits.max_head_bytes} bytes"
-    if error.error_status_hint == 501:
-        return 400, "the request uses a Transfer-Encoding other than chunked"
-    # h11's own message may quote the request: it is not echoed.
-    return 400, "the request is not valid HTTP/1.1"
-
-
-class _LimitedConnection(h11.Connection):
-    """h11's server side, refusing heads over the limits and remembering why for the answer."""
-
-    def __init__(self, limits: ConnectionLimits) -> None:
-        super().__init__(h11.SERVER, max_incomplete_event_size=limits.max_head_bytes)
-        self.limits = limits
-        self.refusal: _Refusal | None = None
-        self._line_seen = False  # a newline arrived since the request began: its request line is complete
-
-    def receive_data(self, data: bytes) -> None:
-        self._line_seen = self._line_seen or b"\n" in data
-        super().receive_data(data)
-
-    def start_next_cycle(self) -> None:
-        super().start_next_cycle()
-        self._line_seen = False
-
-    def next_event(self) -> type[h11.NEED_DATA | h11.PAUSED] | h11.Event:
-        try:
-            event = super().next_event()
-        except h11.RemoteProtocolError as error:
-            self.refusal = _parser_refusal(error, self._line_seen, self.limits)
-            raise
-        if isinstance(event, h11.Request):
-            self.refusal = head_refusal(event, self.limits)
-            if self.refusal is not None:
-                # uvicorn answers a RemoteProtocolError with send_400_response, which renders the refusal.
-                raise h11.RemoteProtocolError(self.refusal[1], error_status_hint=self.refusal[0])
-        return event
-
-
-class LimitedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a head deadline, a body idle timeout and exact head limits."""
+class LimitedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a head deadline, a body idle timeout, exact head limits, JSON
+    refusals and request targets up to ``max_request_line_bytes``."""
 
     def __init__(
         self,
@@ -143,120 +80,257 @@ class LimitedH11Protocol(H11Protocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.limits = limits
-        self.conn = _LimitedConnection(limits)
-        self._head_timer: asyncio.TimerHandle | None = None
-        self._body_timer: asyncio.TimerHandle | None = None
+        self._max_header_count, self._max_header_bytes = limits.max_header_count, limits.max_header_bytes
+        self._target_room = limits.max_request_line_bytes - len(b"  HTTP/1.1") - _SHORTEST_METHOD_BYTES
+        self.url = b""
+        self._target = bytearray()  # the target as it arrives: bytes += bytes would copy it for each piece
+        self._in_head = True  # awaiting or reading a request head (else: its body, until it ends)
+        self._head_bytes = 0  # received while in a head: bounds a header field the parser holds unfinished
+        self._header_bytes = self._host_count = 0
+        self._transfer_codings: tuple[bytes, ...] = ()
+        self._head_deadline = Deadline(self.loop, limits.head_timeout_seconds, self._head_timed_out)
+        self._body_deadline = Deadline(self.loop, limits.body_timeout_seconds, self._body_timed_out)
         self._draining = False  # answered before the body arrived: the body timer is a deadline, not a gap
+        self._refusal: Refusal | None = None  # raised in a parser callback, answered after feed_data
+        self._deferred: Refusal | None = None  # waits for the answers to earlier (pipelined) requests
+        self._replaying_head = False  # a stand-in head carries a body after a declined Upgrade
 
     # --- asyncio.Protocol -------------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._head_timer = self.loop.call_later(self.limits.head_timeout_seconds, self._head_timed_out)
+        self._head_deadline.start()
 
     def data_received(self, data: bytes) -> None:
-        if self._head_timer is None and self.conn.their_state is h11.IDLE:
-            # The first byte of the next request on a kept-alive connection starts its deadline.
-            self._head_timer = self.loop.call_later(self.limits.head_timeout_seconds, self._head_timed_out)
-        super().data_received(data)
+        if self._deferred is not None:
+            return  # a refusal waits for its turn: nothing more is read into this connection
+        self._unset_keepalive_if_required()
+        if self._in_head:
+            if not self._head_deadline.running:
+                self._head_deadline.start()  # the first byte of the next request on a kept-alive connection
+            self._head_bytes += len(data)
+        if not self._feed(data):
+            return
+        if self._in_head and self._head_bytes > self.limits.max_header_bytes:
+            refusal = unfinished_head_refusal(self._head_bytes, self._line_bytes(), self.limits)
+            if refusal is not None:
+                self._refuse(refusal)
+                return
         self._follow_request()
 
+    def _feed(self, data: bytes) -> bool:
+        """Parse ``data``; False when the connection is done with (refused, or handed to WebSockets)."""
+        while True:
+            try:
+                self.parser.feed_data(data)
+                return True
+            except httptools.HttpParserUpgrade as upgrade:
+                if self._should_upgrade():
+                    self.handle_websocket_upgrade()
+                    return False
+                self._unsupported_upgrade_warning()
+                data = self._after_declined_upgrade(data[upgrade.args[0] :])
+            except httptools.HttpParserError as error:
+                refusal, self._refusal = self._refusal, None
+                self._refuse(refusal or malformed(str(error)))
+                return False
+
+    def _after_declined_upgrade(self, rest: bytes) -> bytes:
+        """What to parse after a request offering an Upgrade (Java's HTTP clients offer h2c) the server
+        declines, answering it as if the offer were absent (RFC 9110 §7.8). llhttp ended that request at
+        its head: a body it has is parsed again behind a stand-in head, by a fresh parser, into the same
+        request (h11 read such requests whole; uvicorn's httptools protocol gives the app an empty body)."""
+        length, chunked = 0, False
+        for name, value in self.headers:
+            if name == b"content-length":
+                length = int(value)  # llhttp checked it: digits, one value
+            elif name == b"transfer-encoding":
+                chunked = True  # "chunked" alone, or on_headers_complete refused it
+        if not length and not chunked:
+            return rest  # no body: the resumed parser reads on from the next request
+        self.cycle.more_body = True  # the app's task has not run yet: it sees the body after all
+        self.cycle.message_event.clear()
+        self.parser = httptools.HttpRequestParser(self)
+        self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
+        self._replaying_head = True
+        framing = b"transfer-encoding: chunked" if chunked else b"content-length: %d" % length
+        return b"POST / HTTP/1.1\r\nhost: -\r\n" + framing + b"\r\n\r\n" + rest
+
     def connection_lost(self, exc: Exception | None) -> None:
-        for timer in (self._head_timer, self._body_timer):
-            if timer is not None:
-                timer.cancel()
-        self._head_timer = self._body_timer = None
+        self._head_deadline.close()
+        self._body_deadline.close()
         super().connection_lost(exc)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        if self._deferred is not None and self.cycle.response_complete and not self.transport.is_closing():
+            refusal, self._deferred = self._deferred, None
+            self._refuse(refusal)
+            return
         self._follow_request()
 
     def send_400_response(self, msg: str) -> None:
-        """Every parser refusal (400, 414, 431) as a JSON body; uvicorn has logged ``msg`` already."""
-        refusal = self.conn.refusal if isinstance(self.conn, _LimitedConnection) else None
-        status, message = refusal or (400, "the request is not valid HTTP/1.1")
-        code = MessageTooLarge.code if status in (414, 431) else InvalidInput.code
-        self._refuse(status, code, message)
+        """uvicorn's plain-text 400, should anything still call it, as a JSON refusal."""
+        self._refuse(malformed())
 
-    # --- timers ------------------------------------------------------------------------------------------
+    # --- parser callbacks: the head, counted as it arrives ------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._target.clear()
+        self._header_bytes = self._host_count = 0
+        self._transfer_codings = ()
+        if not self._head_deadline.running:
+            self._head_deadline.start()  # a pipelined request began inside a read
+
+    def on_url(self, url: bytes) -> None:
+        target = self._target
+        target += url
+        if len(target) > self._target_room:
+            self._raise_if_refused(line_refusal(self.parser.get_method(), len(target), self.limits))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        name = name.lower()
+        headers = self.headers
+        headers.append((name, value))
+        self._header_bytes += len(name) + len(value) + 4  # "name: value\r\n"
+        if len(headers) > self._max_header_count or self._header_bytes > self._max_header_bytes:
+            self._raise_if_refused(header_refusal(len(headers), self._header_bytes, self.limits))
+        if name in _NOTED_HEADERS:
+            self._note_header(name, value)
+
+    def _note_header(self, name: bytes, value: bytes) -> None:
+        if name == b"host":
+            self._host_count += 1
+        elif name == b"transfer-encoding":
+            self._transfer_codings += tuple(coding.strip().lower() for coding in value.split(b","))
+        elif value.lower() == b"100-continue":
+            self.expect_100_continue = True
+
+    def on_headers_complete(self) -> None:
+        if self._replaying_head:  # the body that follows belongs to the request in self.cycle
+            self._replaying_head = False
+            self._end_head()
+            return
+        http_version = self.parser.get_http_version()
+        if http_version != "1.1" or self._host_count != 1 or self._transfer_codings:
+            self._raise_if_refused(version_refusal(http_version, self._host_count, self._transfer_codings))
+        self.url = bytes(self._target)
+        if len(self.url) <= PARSE_URL_MAX_BYTES:
+            super().on_headers_complete()
+        else:
+            self._start_long_target_request()
+        self._end_head()  # not before: a refusal raised above is answered as one for a head
+
+    def _end_head(self) -> None:
+        self._in_head = False
+        self._head_bytes = 0
+        self._head_deadline.stop()
+
+    def on_message_complete(self) -> None:
+        self._in_head = True
+        super().on_message_complete()
+
+    def _start_long_target_request(self) -> None:
+        """uvicorn's on_headers_complete for a target parse_url refuses: uvicorn parses a placeholder, and
+        the scope gets the real path and query before the app's task first runs (creating it runs none of
+        it; ``self.cycle`` holds this very scope dict)."""
+        target = self.url
+        self._raise_if_refused(target_form_refusal(target))
+        path, raw_path, query = split_origin_form(target, self.root_path)
+        self.url = b"/"
+        try:
+            super().on_headers_complete()
+        finally:
+            self.url = target
+        self.scope["path"], self.scope["raw_path"], self.scope["query_string"] = path, raw_path, query
+
+    def _line_bytes(self) -> int:
+        """The request line's bytes so far, once its target has begun (else 0)."""
+        if not self._target:
+            return 0
+        return len(self.parser.get_method()) + len(self._target) + len(b"  HTTP/1.1")
+
+    def _raise_if_refused(self, refusal: Refusal | None) -> None:
+        if refusal is not None:
+            self._refusal = refusal  # feed_data raises HttpParserCallbackError; data_received answers this
+            raise _Refused(refusal.message)
+
+    # --- deadlines ---------------------------------------------------------------------------------------
 
     def _follow_request(self) -> None:
-        """Re-arm or drop the timers after the parser or the app moved the request on."""
+        """Move the body deadline after the parser or the app moved the request on (between requests it
+        finds nothing to do when it expires)."""
+        if self._in_head:
+            if self._draining:
+                self._end_drain()
+            return
         if self.transport.is_closing():
             return
-        their, ours = self.conn.their_state, self.conn.our_state
-        if their is not h11.IDLE and self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-        if their is not h11.SEND_BODY:
-            self._drop_body_timer()
-            self._draining = False
-        elif ours in (h11.DONE, h11.MUST_CLOSE):
-            if not self._draining:  # a deadline: the drained bytes do not extend it
+        if self.cycle.response_complete:
+            if not self._draining:  # a deadline: the drained bytes do not move it
                 self._draining = True
-                self._arm_body_timer()
+                self._body_deadline.start()
         else:
-            self._arm_body_timer()  # a gap: each byte of the body restarts it
+            self._body_deadline.start()  # a gap: each read of the body moves it
 
-    def _arm_body_timer(self) -> None:
-        self._drop_body_timer()
-        self._body_timer = self.loop.call_later(self.limits.body_timeout_seconds, self._body_timed_out)
-
-    def _drop_body_timer(self) -> None:
-        if self._body_timer is not None:
-            self._body_timer.cancel()
-            self._body_timer = None
+    def _end_drain(self) -> None:
+        self._draining = False
+        if self.transport.is_closing() or self._head_deadline.running:
+            return  # closed, or the next request has begun
+        if self.timeout_keep_alive_task is not None:
+            return
+        # The drained body ended and nothing followed: idle, as after any answer (uvicorn arms its
+        # keep-alive timer only when an answer completes, and cancels it on every read).
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler
+        )
 
     def _head_timed_out(self) -> None:
-        self._head_timer = None
-        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+        if self.transport.is_closing() or not self._in_head:
+            return
+        if self.flow.read_paused:  # pipelined requests wait for an answer: the client is not the one late
+            self._head_deadline.start()
             return
         self.logger.info("Request head not received within %s s; closing.", self.limits.head_timeout_seconds)
         message = f"no complete request line and headers within {self.limits.head_timeout_seconds:g} seconds"
-        self._refuse(408, InvalidInput.code, message)
+        self._refuse(Refusal(408, message))
 
     def _body_timed_out(self) -> None:
-        self._body_timer = None
-        if self.transport.is_closing() or self.conn.their_state is not h11.SEND_BODY:
+        if self.transport.is_closing() or self._in_head:
             return
-        if not self._draining and (self.flow.read_paused or self._awaiting_continue()):
+        if not self._draining and (self.flow.read_paused or self.cycle.waiting_for_100_continue):
             # uvicorn stopped reading until the app takes what is buffered, or the client waits for the
             # "100 Continue" the app has not asked for yet: the client is not late.
-            self._arm_body_timer()
+            self._body_deadline.start()
             return
         what = "Unread request body still arriving" if self._draining else "Request body stalled"
         self.logger.info("%s after %s s; closing.", what, self.limits.body_timeout_seconds)
         # The app, if it still waits for the body, gets http.disconnect from connection_lost.
         self.transport.close()
 
-    def _awaiting_continue(self) -> bool:
-        return self.cycle is not None and self.cycle.waiting_for_100_continue
-
     # --- answers -------------------------------------------------------------------------------------
 
-    def _refuse(self, status: int, code: str, message: str) -> None:
-        """Answer ``status`` with a JSON error in the REST shape, then close the connection."""
-        request_id = uuid.uuid4().hex.upper()
-        body = json.dumps({"code": code, "message": message, "request_id": request_id}).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-            (b"x-request-id", request_id.encode()),
-        ]
-        try:
-            response = h11.Response(status_code=status, headers=headers, reason=_REASONS.get(status, b""))
-            for event in (response, h11.Data(data=body), h11.EndOfMessage()):
-                output = self.conn.send(event)
-                if output:
-                    self.transport.write(output)
-        except h11.LocalProtocolError:
-            pass  # a response had begun already: closing is all that is left
+    def _refuse(self, refusal: Refusal) -> None:
+        """Answer ``refusal`` in place of the app, then close; or only close when an answer has begun."""
+        cycle = self.cycle
+        if cycle is not None and not self._in_head:  # the refusal concerns the body of cycle's request
+            if cycle.response_started or self.pipeline:
+                self.transport.close()  # answered, answering, or an earlier answer is owed: too late
+                return
+            cycle.disconnected = True  # the app gets http.disconnect, and its own answer is dropped
+            cycle.message_event.set()
+        elif cycle is not None and not cycle.response_complete:
+            self._deferred = refusal  # a pipelined head: its refusal follows the earlier request's answer
+            self.flow.pause_reading()
+            return
+        if refusal.status != 408:
+            self.logger.warning("Invalid HTTP request received: %d %s", refusal.status, refusal.message)
+        self.transport.write(refusal_response(refusal, self.server_state.default_headers))
         self.transport.close()
 
 
 def protocol_factory(limits: ConnectionLimits) -> Callable[..., asyncio.Protocol]:
-    """What uvicorn's ``http`` option takes to build ``LimitedH11Protocol`` with ``limits``: a partial of a
-    module-level class, so that uvicorn can pickle it for its worker processes."""
-    return functools.partial(LimitedH11Protocol, limits=limits)
+    """What uvicorn's ``http`` option takes to build ``LimitedHttpToolsProtocol`` with ``limits``: a partial
+    of a module-level class, so that uvicorn can pickle it for its worker processes."""
+    return functools.partial(LimitedHttpToolsProtocol, limits=limits)
