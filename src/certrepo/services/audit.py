@@ -86,8 +86,10 @@ async def verify_chain(services: Services) -> ChainReport:
             if broken is not None:
                 return ChainReport(verifier.count, False, broken.sequence, broken.reason)
         # Rows past a head that has not moved were not written by an append (an append moves the head in
-        # the same transaction): somebody added them behind the chain's back.
-        if (await uow.audit.head())[0] == head_sequence and await uow.audit.last_sequence() > head_sequence:
+        # the same transaction): somebody added them behind the chain's back. The rows are counted before
+        # the head is read again, so a legitimate append that commits in between is seen as a moved head.
+        beyond = await uow.audit.last_sequence() > head_sequence
+        if beyond and (await uow.audit.head())[0] == head_sequence:
             return ChainReport(
                 verifier.count,
                 False,
