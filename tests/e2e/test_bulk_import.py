@@ -1,13 +1,15 @@
 """`certrepo cert import DIR` against a real `certrepo serve` (the module's `served` server): pairs keys with
 certificates, imports PEM, DER and PKCS#12, reports each refusal with its reason, leaves nothing behind for a
 refused item, re-runs cleanly, and lists every file it could not get to the server (a kill of the server in the
-middle of an import, and the resumed run: tests/system/test_crash_safety.py)."""
+middle of an import, and the resumed run: tests/system/test_crash_safety.py). Files travel in batches
+(`--workers` certificates in flight); how batches are cut is checked against a stand-in server."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import sqlite3
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from certrepo.cli.client import Client, ClientConfig
+from certrepo.cli.commands import bulk_import
 from tests.e2e.conftest import Served, run_certrepo
 from tests.factories import Chain, build, ec_key, key_pem, make_chain, pem
 from tests.support.server import free_port
@@ -47,10 +51,18 @@ def _write_pair(folder: Path, stem: str, cert: Any, key: Any) -> None:
     (folder / f"{stem}.key").write_text(key_pem(key))
 
 
-def _import(served: Served, folder: Path, repository: int) -> tuple[int, dict[str, Any]]:
+def _import(served: Served, folder: Path, repository: int, *options: str) -> tuple[int, dict[str, Any]]:
     """`certrepo --json cert import FOLDER --repository ID`: its exit code and its JSON summary."""
     done = served.cli(
-        "--json", "cert", "import", str(folder), "--repository", str(repository), "--password", PASSWORD
+        "--json",
+        "cert",
+        "import",
+        str(folder),
+        "--repository",
+        str(repository),
+        "--password",
+        PASSWORD,
+        *options,
     )
     assert done.stdout.strip(), done.stderr
     return done.returncode, json.loads(done.stdout)
@@ -134,3 +146,85 @@ def test_an_import_that_reaches_no_server_lists_every_file_as_not_sent_and_exits
     assert sorted(summary["unreachable"]) == [str(tmp_path / f"nowhere{i}.pem") for i in range(3)]
     assert all(reason.startswith("not sent") for reason in summary["unreachable"].values()), summary
     assert _certificates(served, repository) == []
+
+
+def test_big_batches_answer_each_file_as_small_ones_do(
+    served: Served, repository: int, chain: Chain, tmp_path: Path
+) -> None:
+    """250 certificates in flight: batches of 62 on four requests, refusals among them."""
+    for i in range(130):
+        _write_pair(tmp_path, f"many{i:03}", *_leaf(chain, f"many{i:03}.import.example"))
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=400)
+    _write_pair(tmp_path, "many-expired", *_leaf(chain, "expired.many.example", not_before=long_ago, days=30))
+    (tmp_path / "many-notes.txt").write_text("not a certificate\n")
+    code, summary = _import(served, tmp_path, repository, "--workers", "250")
+    assert (code, summary["imported"], sorted(summary["refused"])) == (
+        1,
+        130,
+        [str(tmp_path / "many-expired.pem"), str(tmp_path / "many-notes.txt")],
+    )
+    again = _import(served, tmp_path, repository, "--workers", "250")[1]
+    assert (again["imported"], len(again["already_present"])) == (0, 130)
+    assert len(_certificates(served, repository)) == 130
+
+
+@dataclass
+class _StandIn:
+    """A stand-in server: a batch over ``limit_bytes`` gets 413 (as a smaller CERTREPO_MAX_BODY_BYTES would
+    answer), any other gets 201 for each item; it records the sizes it took and how often it refused."""
+
+    limit_bytes: int
+    taken: list[int] = field(default_factory=list)
+    refused: int = 0
+
+    def client(self) -> Client:
+        return Client(
+            ClientConfig("http://stand-in", "id", "secret"), transport=httpx.MockTransport(self._answer)
+        )
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
+        if len(request.content) > self.limit_bytes:
+            self.refused += 1
+            return httpx.Response(
+                413, json={"code": "MessageTooLarge", "message": "too large", "request_id": "r"}
+            )
+        self.taken.append(len(request.content))
+        items = json.loads(request.content)["items"]
+        return httpx.Response(
+            200,
+            json={
+                "items": [
+                    {"status": 201, "certificates": [{"identifier": f"c{len(self.taken)}-{i}"}]}
+                    for i, _ in enumerate(items)
+                ]
+            },
+        )
+
+
+def _folder_of_pairs(chain: Chain, folder: Path, count: int) -> Path:
+    for i in range(count):
+        _write_pair(folder, f"split{i:02}", *_leaf(chain, f"split{i:02}.import.example"))
+    return folder
+
+
+def test_a_batch_over_the_servers_body_limit_is_halved_until_it_passes(chain: Chain, tmp_path: Path) -> None:
+    server = _StandIn(limit_bytes=6_000)  # ~5 pairs
+    summary = bulk_import.import_folder(
+        server.client(), _folder_of_pairs(chain, tmp_path, 40), repository_id=1, password=None, workers=400,
+        exportable=False,
+    )  # fmt: skip
+    assert (len(summary.imported), summary.refused, summary.unreachable) == (40, {}, {})
+    assert server.refused > 0 and max(server.taken) <= server.limit_bytes
+
+
+def test_batches_are_cut_to_the_body_budget_before_they_are_sent(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk_import, "BATCH_BODY_BYTES", 5_000)
+    server = _StandIn(limit_bytes=6_000)
+    summary = bulk_import.import_folder(
+        server.client(), _folder_of_pairs(chain, tmp_path, 40), repository_id=1, password=None, workers=400,
+        exportable=False,
+    )  # fmt: skip
+    assert (len(summary.imported), server.refused) == (40, 0)
+    assert len(server.taken) >= 8

@@ -497,6 +497,13 @@ async def _existing_grant(arrange: Arrange) -> Request:
     return Request("DELETE", f"/v1/users/{signer_id}/grants/{repository_id}")
 
 
+async def _batch_upload(arrange: Arrange) -> Request:
+    """A batch of one new certificate into a fresh repository (its items are not top-level placeholders)."""
+    repository_id = await arrange.fresh_repository()
+    items = [{"certificate": await arrange.new_certificate_pem()}]
+    return Request("POST", f"/v1/repositories/{repository_id}/certificates/batch", {"items": items})
+
+
 @dataclass(frozen=True)
 class Row:
     """One request of the matrix: who may make it (roles) and what they get."""
@@ -595,6 +602,8 @@ ROWS: tuple[Row, ...] = (
     # certificates
     _row("certificate.upload", "POST", "/v1/repositories/{fresh_repository}/certificates", MANAGERS, 201, R,
          body={"certificate": "{new_certificate_pem}"}),
+    _row("certificate.upload_batch", "POST", "/v1/repositories/{fresh_repository}/certificates/batch", MANAGERS,
+         200, R, build=_batch_upload),
     _row("certificate.list", "GET", "/v1/repositories/{uploaded}/certificates", EVERYONE, 200, R),
     _row("certificate.get", "GET", "/v1/certificates/{rsa_certificate}", EVERYONE, 200, R),
     _row("certificate.get_with_pem_and_chain", "GET", "/v1/certificates/{issued_certificate}", EVERYONE, 200,

@@ -26,14 +26,14 @@ from sqlalchemy.exc import IntegrityError
 
 from certrepo.domain.certificate import Certificate, CertificateQuery, San
 from certrepo.domain.enums import CertificateSource, CertificateStatus, RevocationReason
-from certrepo.domain.errors import DuplicateCertificate, InvalidInput
+from certrepo.domain.errors import CertrepoError, DuplicateCertificate, InvalidInput
 from certrepo.domain.paging import Page
 from certrepo.keystore.base import SealedSecret
 
 from .stores import _Store, sealed_secret_of
 from .tables import certificates, key_material
 
-__all__ = ["CertificateStore", "search_text_of"]
+__all__ = ["CertificateStore", "NewCertificate", "search_text_of"]
 
 # Keyword search on SQLite (see _keyword_condition): the FTS5 trigram table of migration 0002, and its tuning.
 _search_index = table("certificates_search", column("rowid"), column("certificates_search"))
@@ -135,45 +135,101 @@ def _certificate(row: Any) -> Certificate:
     )
 
 
+def _row_values(certificate: Certificate, key_id: int | None) -> dict[str, Any]:
+    """The certificates row of a domain certificate (its sealed key already stored as ``key_id``)."""
+    return {
+        "identifier": certificate.identifier,
+        "account_id": certificate.account_id,
+        "repository_id": certificate.repository_id,
+        "name": certificate.name,
+        "custom_identifier": certificate.custom_identifier,
+        "common_name": certificate.common_name,
+        "sans": [{"type": s.type, "value": s.value} for s in certificate.sans],
+        "search_text": search_text_of(certificate),
+        "subject": certificate.subject,
+        "issuer": certificate.issuer,
+        "serial_number": certificate.serial_number,
+        "not_before": certificate.not_before,
+        "not_after": certificate.not_after,
+        "key_algorithm": certificate.key_algorithm,
+        "key_size": certificate.key_size,
+        "signature_algorithm": certificate.signature_algorithm,
+        "fingerprint_sha1": certificate.fingerprint_sha1,
+        "fingerprint_sha256": certificate.fingerprint_sha256,
+        "is_ca": certificate.is_ca,
+        "key_id": key_id,
+        "exportable": certificate.exportable,
+        "source": certificate.source.value,
+        "status": certificate.status.value,
+        "revoked_at": certificate.revoked_at,
+        "revocation_reason": certificate.revocation_reason.value if certificate.revocation_reason else None,
+        "issuing_ca_id": certificate.issuing_ca_id,
+        "pem": certificate.pem,
+        "chain_pem": certificate.chain_pem,
+        "tags": dict(certificate.tags),
+        "created_at": certificate.created_at,
+    }
+
+
+def _key_values(sealed: SealedSecret, *, purpose: str, now: datetime) -> dict[str, Any]:
+    return {
+        "purpose": purpose,
+        "ciphertext": sealed.ciphertext,
+        "nonce": sealed.nonce,
+        "wrapped_key": sealed.wrapped_key,
+        "wrap_nonce": sealed.wrap_nonce,
+        "master_version": sealed.master_version,
+        "created_at": now,
+    }
+
+
+def _already_stored(certificate: Certificate, existing_identifier: str) -> DuplicateCertificate:
+    return DuplicateCertificate(
+        f"this certificate is already in repository {certificate.repository_id} as {existing_identifier}",
+        details={"identifier": existing_identifier},
+    )
+
+
+def _custom_identifier_taken(custom_identifier: str) -> InvalidInput:
+    return InvalidInput(
+        f"custom identifier {custom_identifier!r} is already used in this account",
+        details={"field": "custom_identifier"},
+    )
+
+
+# A new certificate and its sealed private key (None without one), as add_many takes them.
+NewCertificate = tuple[Certificate, SealedSecret | None]
+
+
+def _unique_key(certificate: Certificate) -> tuple[int, str]:
+    return certificate.repository_id, certificate.fingerprint_sha256
+
+
+def _first_refusal(
+    group: Sequence[Certificate], stored_as: dict[tuple[int, str], str], taken: set[tuple[int, str]]
+) -> CertrepoError | None:
+    """What ``add`` would raise for the first refused certificate of a group, given what is stored."""
+    in_group: dict[tuple[int, str], str] = {}
+    for certificate in group:
+        key = _unique_key(certificate)
+        existing = stored_as.get(key) or in_group.get(key)
+        if existing is not None:
+            return _already_stored(certificate, existing)
+        in_group[key] = certificate.identifier
+        if certificate.custom_identifier and (certificate.account_id, certificate.custom_identifier) in taken:
+            return _custom_identifier_taken(certificate.custom_identifier)
+    return None
+
+
 class CertificateStore(_Store):
     async def add(self, certificate: Certificate, *, key_id: int | None) -> Certificate:
         """Insert; the same certificate twice in a repository (or a taken custom identifier) is refused."""
-        values = {
-            "identifier": certificate.identifier,
-            "account_id": certificate.account_id,
-            "repository_id": certificate.repository_id,
-            "name": certificate.name,
-            "custom_identifier": certificate.custom_identifier,
-            "common_name": certificate.common_name,
-            "sans": [{"type": s.type, "value": s.value} for s in certificate.sans],
-            "search_text": search_text_of(certificate),
-            "subject": certificate.subject,
-            "issuer": certificate.issuer,
-            "serial_number": certificate.serial_number,
-            "not_before": certificate.not_before,
-            "not_after": certificate.not_after,
-            "key_algorithm": certificate.key_algorithm,
-            "key_size": certificate.key_size,
-            "signature_algorithm": certificate.signature_algorithm,
-            "fingerprint_sha1": certificate.fingerprint_sha1,
-            "fingerprint_sha256": certificate.fingerprint_sha256,
-            "is_ca": certificate.is_ca,
-            "key_id": key_id,
-            "exportable": certificate.exportable,
-            "source": certificate.source.value,
-            "status": certificate.status.value,
-            "revoked_at": certificate.revoked_at,
-            "revocation_reason": certificate.revocation_reason.value if certificate.revocation_reason else None,
-            "issuing_ca_id": certificate.issuing_ca_id,
-            "pem": certificate.pem,
-            "chain_pem": certificate.chain_pem,
-            "tags": dict(certificate.tags),
-            "created_at": certificate.created_at,
-        }
         try:
             async with self._session.begin_nested():
                 result = await self._session.execute(
-                    insert(certificates).values(**values).returning(certificates.c.id)
+                    insert(certificates)
+                    .values(**_row_values(certificate, key_id))
+                    .returning(certificates.c.id)
                 )
         except IntegrityError as exc:
             await self._raise_duplicate(certificate, exc)
@@ -183,16 +239,164 @@ class CertificateStore(_Store):
     async def _raise_duplicate(self, certificate: Certificate, exc: IntegrityError) -> None:
         existing = await self.find_by_fingerprint(certificate.repository_id, certificate.fingerprint_sha256)
         if existing is not None:
-            raise DuplicateCertificate(
-                f"this certificate is already in repository {certificate.repository_id} "
-                f"as {existing.identifier}",
-                details={"identifier": existing.identifier},
-            ) from exc
+            raise _already_stored(certificate, existing.identifier) from exc
         if certificate.custom_identifier and "custom" in str(exc.orig).lower():
-            raise InvalidInput(
-                f"custom identifier {certificate.custom_identifier!r} is already used in this account",
-                details={"field": "custom_identifier"},
-            ) from exc
+            raise _custom_identifier_taken(certificate.custom_identifier) from exc
+
+    # --- bulk insert: many certificates and their keys in a few statements -------------------------------
+
+    async def add_many(
+        self, groups: Sequence[Sequence[NewCertificate]], *, key_purpose: str, now: datetime
+    ) -> builtins.list[builtins.list[Certificate] | CertrepoError]:
+        """Insert groups of new certificates, each with its sealed key; a group is stored whole or not at all.
+
+        Per group, in order: its stored certificates, or the error ``add`` raises for the first one refused
+        (DuplicateCertificate naming the certificate already in the repository, also one an earlier group
+        of this call stores; InvalidInput for a custom identifier already used in the account). The screen
+        reads the existing fingerprints and custom identifiers in one query each; the accepted groups' keys,
+        then rows, are inserted as one executemany each (the schema's triggers keep the search index and the
+        counters). Raises IntegrityError only for what ``add`` would raise it for."""
+        refusals = await self._screen(groups)
+        accepted = [
+            entry
+            for group, refusal in zip(groups, refusals, strict=True)
+            if refusal is None
+            for entry in group
+        ]
+        # Rows go in in the order of their unique key, so that two batches holding some of the same
+        # certificates wait for each other instead of deadlocking (PostgreSQL locks a unique entry per row).
+        order = sorted(range(len(accepted)), key=lambda i: _unique_key(accepted[i][0]))
+        try:
+            async with self._session.begin_nested():
+                inserted = await self._insert([accepted[i] for i in order], key_purpose, now)
+        except IntegrityError:
+            # Another transaction stored one of them since the screen (PostgreSQL, READ COMMITTED: an upload
+            # on another node; SQLite writers are serialised). Then group after group, each in a savepoint
+            # of its own, so that the database's refusal lands on its group alone.
+            return [await self._add_group(group, key_purpose, now) for group in groups]
+        stored: builtins.list[Certificate] = [*inserted]
+        for position, index in enumerate(order):
+            stored[index] = inserted[position]
+        results: builtins.list[builtins.list[Certificate] | CertrepoError] = []
+        position = 0
+        for group, refusal in zip(groups, refusals, strict=True):
+            if refusal is not None:
+                results.append(refusal)
+            else:
+                results.append(stored[position : position + len(group)])
+                position += len(group)
+        return results
+
+    async def _screen(
+        self, groups: Sequence[Sequence[NewCertificate]]
+    ) -> builtins.list[CertrepoError | None]:
+        """Per group, the refusal ``add`` would meet if the groups were inserted one after the other."""
+        entries = [certificate for group in groups for certificate, _ in group]
+        stored_as = await self._stored_fingerprints(entries)
+        taken = await self._taken_custom_identifiers(entries)
+        refusals: builtins.list[CertrepoError | None] = []
+        for group in groups:
+            refusal = _first_refusal([c for c, _ in group], stored_as, taken)
+            if refusal is None:  # stored by this call: later groups see it as already there
+                for certificate, _ in group:
+                    stored_as[_unique_key(certificate)] = certificate.identifier
+                    if certificate.custom_identifier:
+                        taken.add((certificate.account_id, certificate.custom_identifier))
+            refusals.append(refusal)
+        return refusals
+
+    async def _stored_fingerprints(self, entries: Sequence[Certificate]) -> dict[tuple[int, str], str]:
+        """(repository id, SHA-256 fingerprint) -> identifier of the stored certificates among ``entries``."""
+        wanted: dict[int, set[str]] = {}
+        for certificate in entries:
+            wanted.setdefault(certificate.repository_id, set()).add(certificate.fingerprint_sha256)
+        found: dict[tuple[int, str], str] = {}
+        for repository_id, fingerprints in wanted.items():
+            rows = await self._session.execute(
+                select(certificates.c.fingerprint_sha256, certificates.c.identifier).where(
+                    certificates.c.repository_id == repository_id,
+                    certificates.c.fingerprint_sha256.in_(sorted(fingerprints)),
+                )
+            )
+            found.update({(repository_id, r.fingerprint_sha256): r.identifier for r in rows})
+        return found
+
+    async def _taken_custom_identifiers(self, entries: Sequence[Certificate]) -> set[tuple[int, str]]:
+        wanted: dict[int, set[str]] = {}
+        for certificate in entries:
+            if certificate.custom_identifier:
+                wanted.setdefault(certificate.account_id, set()).add(certificate.custom_identifier)
+        taken: set[tuple[int, str]] = set()
+        for account_id, names in wanted.items():
+            rows = await self._session.execute(
+                select(certificates.c.custom_identifier).where(
+                    certificates.c.account_id == account_id,
+                    certificates.c.custom_identifier.in_(sorted(names)),
+                )
+            )
+            taken.update((account_id, r.custom_identifier) for r in rows)
+        return taken
+
+    async def _insert(
+        self, entries: Sequence[NewCertificate], key_purpose: str, now: datetime
+    ) -> builtins.list[Certificate]:
+        """Keys, then rows, each one statement over all of them; their ids in the order given."""
+        if not entries:
+            return []
+        with_keys = [sealed for _, sealed in entries if sealed is not None]
+        key_ids = iter(
+            await self._insert_all(
+                key_material, [_key_values(s, purpose=key_purpose, now=now) for s in with_keys]
+            )
+        )
+        rows = [_row_values(c, next(key_ids) if sealed is not None else None) for c, sealed in entries]
+        numbers = await self._insert_all(certificates, rows)
+        return [replace(c, number=n) for (c, _), n in zip(entries, numbers, strict=True)]
+
+    async def _insert_all(self, into: Any, rows: Sequence[dict[str, Any]]) -> builtins.list[int]:
+        """Insert ``rows``; their ids, in the order of ``rows``."""
+        if not rows:
+            return []
+        if self._dialect() != "sqlite":
+            # Multi-row INSERT … RETURNING; sort_by_parameter_order keeps ids in the order of ``rows``.
+            result = await self._session.execute(
+                insert(into).returning(into.c.id, sort_by_parameter_order=True), rows
+            )
+            return [int(i) for i in result.scalars()]
+        # SQLite's RETURNING order is unspecified, so SQLAlchemy would insert row by row to keep it (~20% of
+        # the insert's time). Instead: one executemany, then read the ids back. A write unit of work holds
+        # SQLite's one write lock from BEGIN IMMEDIATE on, so the rows after the table's last id are exactly
+        # these, and SQLite gives each new row an id above every id before it: in insertion order.
+        last = (await self._session.execute(select(func.max(into.c.id)))).scalar_one_or_none() or 0
+        await self._session.execute(insert(into), rows)
+        ids = (
+            await self._session.execute(select(into.c.id).where(into.c.id > last).order_by(into.c.id))
+        ).all()
+        if len(ids) != len(rows):
+            raise RuntimeError(
+                f"{into.name}: {len(rows)} rows inserted, {len(ids)} read back (no write lock held?)"
+            )
+        return [int(r.id) for r in ids]
+
+    async def _add_group(
+        self, group: Sequence[NewCertificate], key_purpose: str, now: datetime
+    ) -> builtins.list[Certificate] | CertrepoError:
+        """One group in a savepoint of its own, the way ``add`` stores one certificate."""
+        try:
+            async with self._session.begin_nested():
+                stored = []
+                for certificate, sealed in group:
+                    key_id = None
+                    if sealed is not None:
+                        key_id = (
+                            await self._insert_all(
+                                key_material, [_key_values(sealed, purpose=key_purpose, now=now)]
+                            )
+                        )[0]
+                    stored.append(await self.add(certificate, key_id=key_id))
+                return stored
+        except (DuplicateCertificate, InvalidInput) as exc:
+            return exc
 
     async def find_by_fingerprint(self, repository_id: int, fingerprint_sha256: str) -> Certificate | None:
         row = await self._one(

@@ -1,19 +1,25 @@
-"""/v1/repositories/{id}/certificates, /v1/certificates/{identifier}, ca-bundle, verify-chain."""
+"""/v1/repositories/{id}/certificates (and /batch), /v1/certificates/{identifier}, ca-bundle, verify-chain."""
 
 from __future__ import annotations
 
 import base64
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, Query, Response
+from pydantic import ValidationError
 
 from certrepo.domain.enums import CertificateStatus
+from certrepo.domain.errors import CertrepoError
 from certrepo.services import certificates as service
 
 from .deps import CallDep, IdPath, PageDep, ServicesDep
-from .errors import error_responses
+from .errors import error_responses, product_error_response, server_fault_body, validation_error_body
 from .schemas import (
+    CertificateBatchItemOut,
+    CertificateBatchUpload,
+    CertificateBatchUploaded,
     CertificateOut,
     CertificateUpload,
     CertificateUploaded,
@@ -43,6 +49,55 @@ async def upload_certificate(
     return CertificateUploaded(
         items=[CertificateOut.of(c, now=now, warnings=result.warnings) for c in result.certificates]
     )
+
+
+@router.post(
+    "/v1/repositories/{repository_id}/certificates/batch",
+    responses=error_responses(403, 404, 409, 413),
+)
+async def upload_certificates(
+    repository_id: IdPath, body: CertificateBatchUpload, services: ServicesDep, call: CallDep
+) -> CertificateBatchUploaded:
+    """Upload up to 100 certificates in one request, as if each item (the body of a single upload) were
+    uploaded in turn: each answer, in order, is the item's status with what was stored or the error body
+    its single upload would get (a duplicate of an earlier item too). A refused item stores nothing and
+    refuses no other; the stored ones are committed together. What concerns the repository (not found,
+    reset, private) refuses the whole request; more than 100 items: 413."""
+    service.check_batch_size(len(body.items))
+    request_id = call.request_id or ""
+    answers: list[CertificateBatchItemOut | None] = []
+    uploads: list[service.Upload] = []
+    for raw in body.items:
+        try:
+            upload = CertificateUpload.model_validate(raw)
+        except ValidationError as exc:
+            answers.append(_refused(400, validation_error_body(exc.errors(), request_id)))
+            continue
+        answers.append(None)  # answered by the service, in this order
+        uploads.append(service.Upload(**upload.model_dump()))
+    outcomes = iter(await service.upload_certificates(services, call, repository_id, uploads))
+    now = services.clock()
+    return CertificateBatchUploaded(
+        items=[a if a is not None else _batch_answer(next(outcomes), request_id, now) for a in answers]
+    )
+
+
+def _refused(status: int, error: dict[str, Any]) -> CertificateBatchItemOut:
+    return CertificateBatchItemOut(status=status, error=error)
+
+
+def _batch_answer(outcome: service.UploadOutcome, request_id: str, now: datetime) -> CertificateBatchItemOut:
+    """One item's answer, as its single upload would have it."""
+    if isinstance(outcome, service.UploadResult):
+        stored = [CertificateOut.of(c, now=now, warnings=outcome.warnings) for c in outcome.certificates]
+        return CertificateBatchItemOut(status=201, certificates=stored)
+    if isinstance(outcome, CertrepoError):
+        status, error, _ = product_error_response(outcome, request_id)
+        return _refused(status, error)
+    try:  # a fault: logged with its trace and answered as a single upload's 500 would be
+        raise outcome
+    except Exception:  # noqa: BLE001 - re-raised here only so that the log carries its traceback
+        return _refused(500, server_fault_body(request_id))
 
 
 @router.get("/v1/repositories/{repository_id}/certificates", responses=error_responses(403, 404))

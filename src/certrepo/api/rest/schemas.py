@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from certrepo.domain.accounts import AccessKey, Account, User
 from certrepo.domain.audit import AuditEvent
@@ -340,6 +340,28 @@ class CertificateUploaded(BaseModel):
     items: list[CertificateOut]
 
 
+class CertificateBatchUpload(Strict):
+    # Each item is checked against CertificateUpload on its own (api/rest/certificates.py): an item that does
+    # not fit gets the 400 its single upload would get, and the others go on.
+    items: list[Annotated[Any, WithJsonSchema({"$ref": "#/components/schemas/CertificateUpload"})]] = Field(
+        min_length=1, description="the bodies of single uploads; at most 100 (more: 413)"
+    )
+
+
+class CertificateBatchItemOut(BaseModel):
+    status: int = Field(description="what the single upload of this item answers: 201, or the error's status")
+    certificates: list[CertificateOut] | None = Field(default=None, description="201: what was stored (its items)")
+    # The error body exactly as the single upload sends it (``details`` only when there are some).
+    error: Annotated[
+        dict[str, Any] | None,
+        WithJsonSchema({"anyOf": [{"$ref": "#/components/schemas/ErrorBody"}, {"type": "null"}]}),
+    ] = Field(default=None, description="otherwise: the single upload's error body")
+
+
+class CertificateBatchUploaded(BaseModel):
+    items: list[CertificateBatchItemOut] = Field(description="one per item sent, in the same order")
+
+
 class KeyExportIn(Strict):
     format: Literal["pkcs8", "pkcs12"] = "pkcs8"
     password: str | None = Field(None, min_length=8, max_length=1024)
@@ -410,8 +432,6 @@ class DecryptOut(BaseModel):
 
 # --- CAs, issuance, revocation (SPEC §1.2) ------------------------------------------------------------
 # Appended below the other shapes, hence the late imports.
-
-from typing import Annotated
 
 from certrepo.domain.ca import CertificateAuthority, IssuedRecord, crl_url_of, ocsp_url_of
 from certrepo.domain.enums import CaType, IssueUsage, KeyAlgorithm, RevocationReason
