@@ -23,12 +23,10 @@ from cryptography.x509.oid import NameOID, ObjectIdentifier
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from certrepo.app import build_app, build_services, prepare_storage
-from certrepo.config import Settings
 from certrepo.domain.errors import CertrepoError, InvalidInput
 from certrepo.pki.csr import CsrFacts, csr_facts, load_csr
-from certrepo.services.accounts import bootstrap
 from tests.fuzz import run_atheris
+from tests.support.inprocess import in_process_app
 
 SigningKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
 PKI_EXAMPLES = settings(max_examples=150, deadline=None)
@@ -415,28 +413,15 @@ class _Issuer:
 
 @pytest.fixture(scope="module")
 def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Issuer]:
-    data_dir: Path = tmp_path_factory.mktemp("csr-fuzz")
-    app_settings = Settings(data_dir=data_dir)
-    prepare_storage(app_settings, create_master_key=True)
-    loop = asyncio.new_event_loop()
-    services, _ = build_services(app_settings)
-    admin = loop.run_until_complete(bootstrap(services))
-    assert admin is not None
-    bearer = f"Bearer {admin.access_key.key.id}:{admin.access_key.secret.reveal().decode()}"
-    http = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=build_app(app_settings, services)),
-        base_url="http://certrepo.test",
-        headers={"Authorization": bearer},
-    )
-    client = _Issuer(http, loop)
-    try:
-        for family, algorithm in (("EC", "ECC_256"), ("ED25519", "ED25519"), ("RSA", "RSA_2048")):
-            client.add_repository(family, algorithm)
-        yield client
-    finally:
-        loop.run_until_complete(http.aclose())
-        loop.run_until_complete(services.extras["engine"].dispose())  # type: ignore[attr-defined]
-        loop.close()
+    with in_process_app(tmp_path_factory.mktemp("csr-fuzz")) as running:
+        http = running.client()
+        client = _Issuer(http, running.loop)
+        try:
+            for family, algorithm in (("EC", "ECC_256"), ("ED25519", "ED25519"), ("RSA", "RSA_2048")):
+                client.add_repository(family, algorithm)
+            yield client
+        finally:
+            running.loop.run_until_complete(http.aclose())
 
 
 @ROUTE_EXAMPLES

@@ -34,11 +34,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from certrepo.api.acs.actions import ACTIONS
-from certrepo.app import build_app, build_services, prepare_storage
-from certrepo.config import Settings
-from certrepo.services.accounts import bootstrap
 from tests.factories import build, key_pem, make_chain, pem, rsa_key
 from tests.fuzz import run_atheris
+from tests.support.inprocess import in_process_app
 
 EXAMPLES = settings(
     max_examples=150,
@@ -192,20 +190,14 @@ def _query_of(pairs: list[tuple[str, str]]) -> bytes:
 
 @pytest.fixture(scope="module")
 def rpc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Rpc]:
-    data_dir: Path = tmp_path_factory.mktemp("rpc-fuzz")
-    app_settings = Settings(data_dir=data_dir)
-    prepare_storage(app_settings, create_master_key=True)
-    loop = asyncio.new_event_loop()
-    services, _ = build_services(app_settings)
-    admin = loop.run_until_complete(bootstrap(services))
-    assert admin is not None
-    client = _Rpc(
-        build_app(app_settings, services),
-        loop,
-        admin.access_key.key.id,
-        admin.access_key.secret.reveal().decode(),
-    )
-    try:
+    with in_process_app(tmp_path_factory.mktemp("rpc-fuzz")) as running:
+        loop = running.loop
+        client = _Rpc(
+            running.app,
+            loop,
+            running.admin.access_key.key.id,
+            running.admin.access_key.secret.reveal().decode(),
+        )
         # Something for the actions to find: an uploaded repository holding a certificate with its key.
         for data_source in ("uploadedCertificate", "uploadedAuthorityCertificate"):
             created = client.post(client.v1_query("CreateWarehouse", [("Type", data_source)]), [])
@@ -249,9 +241,7 @@ def rpc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Rpc]:
         oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
         client.ciphertext = base64.b64encode(rsa.public_key().encrypt(b"fuzz", oaep)).decode()
         yield client
-    finally:
-        loop.run_until_complete(services.extras["engine"].dispose())  # type: ignore[attr-defined]
-        loop.close()
+
 
 
 def _assert_alibaba_error(answer: Answer) -> None:

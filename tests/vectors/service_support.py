@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import NameOID
 
+from tests.vectors.wycheproof_cases import Case, Group
+
 __all__ = [
     "FILES",
     "VECTORS",
@@ -44,9 +46,6 @@ __all__ = [
 VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "wycheproof"
 FILES = sorted(VECTORS.glob("*.json"))
 CHUNK = 48  # concurrent requests in flight: enough to overlap database round trips, few enough for 2 cores
-
-Case = dict[str, Any]
-Group = dict[str, Any]
 
 
 # --- the test CA and the certificates that carry the vectors' keys ------------------------------------

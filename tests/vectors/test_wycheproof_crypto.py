@@ -19,7 +19,6 @@ the outcome the product must give, and counted in the report of the test:
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,9 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from certrepo.crypto.keys import load_public_key, load_stored_private_key
@@ -38,12 +34,11 @@ from certrepo.crypto.messages import Message
 from certrepo.crypto.registry import encryption_algorithm, signature_algorithm
 from certrepo.domain.errors import CertrepoError, InvalidInput
 from tests.conftest import skip_or_fail
+from tests.vectors.wycheproof_cases import Case, Group, other_salt_length
 
 VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "wycheproof"
 FILES = sorted(VECTORS.glob("*.json"))
 
-Case = dict[str, Any]
-Group = dict[str, Any]
 
 
 @dataclass
@@ -119,33 +114,13 @@ def _pss_verify(tally: Tally, group: Group, _type: str) -> None:
     public_key = load_public_key(bytes.fromhex(group["publicKeyDer"]))
     for case in group["tests"]:
         message, signature = Message(bytes.fromhex(case["msg"])), bytes.fromhex(case["sig"])
-        salt_length = _other_salt_length(case, group, public_key, message.data, signature)
+        salt_length = other_salt_length(case, group, public_key, message.data, signature)
         if salt_length is not None:
             # certrepo verifies PSS with any salt length (rsa.py: OpenSSL signs with the maximal one by
             # default), so a genuine signature whose only defect is another salt length is accepted.
             case = {**case, "result": "acceptable"}
         note = f" (salt length {salt_length})" if salt_length is not None else ""
         _attempt(tally, case, partial(algorithm.verify, public_key, message, signature), note)
-
-
-def _other_salt_length(
-    case: Case, group: Group, public_key: object, data: bytes, signature: bytes
-) -> int | None:
-    """N when the case is a genuine PSS signature that differs from the group only by salt length N."""
-    found = re.fullmatch(r"s_len changed to (\d+)", case["comment"])
-    if case["result"] != "invalid" or found is None:
-        return None
-    salt_length = int(found.group(1))
-    hash_algorithm = {"SHA-256": hashes.SHA256(), "SHA-384": hashes.SHA384(), "SHA-512": hashes.SHA512()}[
-        group["sha"]
-    ]
-    assert isinstance(public_key, rsa.RSAPublicKey)
-    pss = padding.PSS(mgf=padding.MGF1(hash_algorithm), salt_length=salt_length)
-    try:
-        public_key.verify(signature, data, pss, hash_algorithm)  # checked with the exact salt length
-    except InvalidSignature:
-        return None
-    return salt_length
 
 
 def _pkcs1_verify(tally: Tally, group: Group, _type: str) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -30,9 +29,8 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
@@ -53,6 +51,7 @@ from tests.vectors.service_support import (
     record_answer,
     refused_upload,
 )
+from tests.vectors.wycheproof_cases import other_salt_length
 
 # Hashes certrepo deliberately offers no PKCS#1 signing with (test_wycheproof_crypto.py has the same rule).
 LEFT_OUT_HASHES = ("SHA-1", "SHA-224")
@@ -181,7 +180,7 @@ async def _pss_verify(service: VectorService, tally: Tally, group: Group) -> lis
     probes = []
     for case in group["tests"]:
         signature = bytes.fromhex(case["sig"])
-        salt_length = _other_salt_length(case, group, public_key, bytes.fromhex(case["msg"]), signature)
+        salt_length = other_salt_length(case, group, public_key, bytes.fromhex(case["msg"]), signature)
         note = ""
         if salt_length is not None:
             # certrepo verifies PSS with any salt length (rsa.py), so a genuine signature whose only defect
@@ -189,26 +188,6 @@ async def _pss_verify(service: VectorService, tally: Tally, group: Group) -> lis
             case, note = {**case, "result": "acceptable"}, f" (salt length {salt_length})"
         probes.append(_verify_probe(identifier, algorithm, case, signature, note))
     return probes
-
-
-def _other_salt_length(
-    case: Case, group: Group, public_key: PublicKeyTypes, data: bytes, signature: bytes
-) -> int | None:
-    """N when the case is a genuine PSS signature that differs from the group only by salt length N."""
-    found = re.fullmatch(r"s_len changed to (\d+)", case["comment"])
-    if case["result"] != "invalid" or found is None:
-        return None
-    salt_length = int(found.group(1))
-    hash_algorithm = {"SHA-256": hashes.SHA256(), "SHA-384": hashes.SHA384(), "SHA-512": hashes.SHA512()}[
-        group["sha"]
-    ]
-    assert isinstance(public_key, rsa.RSAPublicKey)
-    pss = padding.PSS(mgf=padding.MGF1(hash_algorithm), salt_length=salt_length)
-    try:
-        public_key.verify(signature, data, pss, hash_algorithm)  # checked with the exact salt length
-    except InvalidSignature:
-        return None
-    return salt_length
 
 
 async def _pkcs1_generate(service: VectorService, tally: Tally, group: Group) -> list[Probe]:

@@ -5,17 +5,13 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.factories import key_pem, make_chain, pem
-
-from certrepo.app import build_app, build_services, prepare_storage
-from certrepo.config import Settings
-from certrepo.services.accounts import bootstrap
+from tests.support.inprocess import in_process_app
 
 CHAIN = make_chain("Fuzz")
 SEED_PEM = pem(CHAIN.leaf) + pem(CHAIN.intermediate)
@@ -34,27 +30,14 @@ class _Client:
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[_Client, int]]:
-    data_dir: Path = tmp_path_factory.mktemp("fuzz")
-    settings = Settings(data_dir=data_dir)
-    prepare_storage(settings, create_master_key=True)
-    loop = asyncio.new_event_loop()
-    services, _ = build_services(settings)
-    admin = loop.run_until_complete(bootstrap(services))
-    assert admin is not None
-    bearer = f"Bearer {admin.access_key.key.id}:{admin.access_key.secret.reveal().decode()}"
-    http = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=build_app(settings, services)),
-        base_url="http://certrepo.test",
-        headers={"Authorization": bearer},
-    )
-    client = _Client(http, loop)
-    repository = client.post("/v1/repositories", {"data_source": "uploaded"}).json()["id"]
-    try:
-        yield client, repository
-    finally:
-        loop.run_until_complete(http.aclose())
-        loop.run_until_complete(services.extras["engine"].dispose())  # type: ignore[attr-defined]
-        loop.close()
+    with in_process_app(tmp_path_factory.mktemp("fuzz")) as running:
+        http = running.client()
+        client = _Client(http, running.loop)
+        try:
+            repository = client.post("/v1/repositories", {"data_source": "uploaded"}).json()["id"]
+            yield client, repository
+        finally:
+            running.loop.run_until_complete(http.aclose())
 
 
 def _mutate(text: str, data: st.DataObject) -> str:
