@@ -13,7 +13,8 @@ from cryptography import x509
 
 from certrepo.crypto.keys import KeyCache, load_stored_private_key, public_key_of_certificate
 from certrepo.crypto.messages import Message, decode_base64_field, decode_message
-from certrepo.crypto.registry import encryption_algorithm, signature_algorithm
+from certrepo.crypto.registry import SignatureAlgorithm, encryption_algorithm, signature_algorithm
+from certrepo.crypto.sm2 import Sm2Signature
 from certrepo.domain.access import Permission
 from certrepo.domain.certificate import Certificate
 from certrepo.domain.enums import DataSource, QuotaPool
@@ -216,14 +217,21 @@ async def _record_failure(
 
 
 async def sign(
-    services: Services, call: Call, ref: CertificateRef, *, algorithm: str, message: str, message_type: str
+    services: Services,
+    call: Call,
+    ref: CertificateRef,
+    *,
+    algorithm: str,
+    message: str,
+    message_type: str,
+    distinguishing_id: str | None = None,
 ) -> bytes:
     """The signature of a message with the certificate's key. Raises NoPrivateKey, CertificateRevoked,
     CertificateExpired, AlgorithmMismatch, MessageTooLarge, InvalidInput, QuotaExhausted, Throttling."""
     target = await _resolve(services, call, ref, needs_private_key=True)
     try:
         target.certificate.ensure_can_use_private_key(services.clock())
-        scheme = signature_algorithm(algorithm)
+        scheme = _signature_scheme(algorithm, distinguishing_id)
         decoded = decode_message(message, message_type)
         cert, chain = _x509(services, target.certificate)
         scheme.check_key(public_key_of_certificate(cert))
@@ -246,12 +254,13 @@ async def verify(
     message: str | Message,
     message_type: str,
     signature: str,
+    distinguishing_id: str | None = None,
 ) -> bool:
     """Whether ``signature`` is valid for the message under the certificate's public key. A bad
     signature is False, never an error; revoked or expired certificates can still verify."""
     target = await _resolve(services, call, ref, needs_private_key=False)
     try:
-        scheme = signature_algorithm(algorithm)
+        scheme = _signature_scheme(algorithm, distinguishing_id)
         decoded = message if isinstance(message, Message) else decode_message(message, message_type)
         raw_signature = decode_base64_field(signature, "signature")
         cert, _chain = _x509(services, target.certificate)
@@ -302,6 +311,19 @@ async def decrypt(
         raise
     await _account(services, call, target, "key.decrypt", scheme.name)
     return plaintext
+
+
+def _signature_scheme(algorithm: str, distinguishing_id: str | None) -> SignatureAlgorithm:
+    """The named scheme; SM3withSM2 with the caller's distinguishing ID when one is given. Raises
+    Unsupported (unknown algorithm), InvalidInput (an ID for another algorithm)."""
+    scheme = signature_algorithm(algorithm)
+    if distinguishing_id is None:
+        return scheme
+    if not isinstance(scheme, Sm2Signature):
+        raise InvalidInput(
+            f"distinguishing_id applies to SM3withSM2 only, not {scheme.name}", details={"field": "distinguishing_id"}
+        )
+    return Sm2Signature(scheme.name, distinguishing_id.encode())
 
 
 def _plaintext(text: str, message_type: str) -> bytes:

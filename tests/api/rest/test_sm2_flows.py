@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 from tests.conftest import skip_or_fail
+from tests.factories import key_pem, make_chain, pem
 
 from certrepo.crypto.sm2 import (
     SM2PrivateKey,
@@ -215,6 +216,42 @@ async def test_the_uploaded_sm2_key_signs_sm3withsm2_with_the_default_distinguis
     assert sm2_verify(sm2_chain.leaf_key.public_key(), b"approve invoice 42", signature)
     verified = await api.post("/v1/verify", json={**request, "signature": signed.json()["signature"]})
     assert verified.json() == {"valid": True}, verified.text
+
+
+async def test_a_distinguishing_id_named_by_the_request_is_the_one_signed_with(
+    api: httpx.AsyncClient, sm2_chain: Sm2Chain
+) -> None:
+    ident = (await _uploaded_with_key(api, sm2_chain))["identifier"]
+    request = {"identifier": ident, "algorithm": "SM3withSM2", "message": "pay 7", "distinguishing_id": "alice@example"}
+
+    signed = await api.post("/v1/sign", json=request)
+
+    assert signed.status_code == 200, signed.text
+    signature = base64.b64decode(signed.json()["signature"])
+    assert sm2_verify(sm2_chain.leaf_key.public_key(), b"pay 7", signature, b"alice@example")
+    assert not sm2_verify(sm2_chain.leaf_key.public_key(), b"pay 7", signature)  # not under the default ID
+    same = await api.post("/v1/verify", json={**request, "signature": signed.json()["signature"]})
+    default = {k: v for k, v in request.items() if k != "distinguishing_id"}
+    other = await api.post("/v1/verify", json={**default, "signature": signed.json()["signature"]})
+    assert (same.json(), other.json()) == ({"valid": True}, {"valid": False})
+
+
+async def test_a_distinguishing_id_with_another_algorithm_is_refused_naming_the_field(api: httpx.AsyncClient) -> None:
+    chain = make_chain("NotSm2")
+    repository = (await api.post("/v1/repositories", json={"data_source": "uploaded"})).json()["id"]
+    uploaded = await api.post(
+        f"/v1/repositories/{repository}/certificates",
+        json={"certificate": pem(chain.leaf), "private_key": key_pem(chain.leaf_key)},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    response = await api.post(
+        "/v1/sign",
+        json={"identifier": uploaded.json()["items"][0]["identifier"], "algorithm": "SHA256withECDSA",
+              "message": "m", "distinguishing_id": "alice"},
+    )  # fmt: skip
+
+    assert (response.status_code, response.json()["code"]) == (400, "InvalidParameter")
+    assert response.json()["details"] == {"field": "distinguishing_id"}
 
 
 async def test_the_uploaded_sm2_key_decrypts_what_sm2pke_encrypts(

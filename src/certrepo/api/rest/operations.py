@@ -26,7 +26,13 @@ def _ref(body: SignIn | EncryptIn | DecryptIn) -> CertificateRef:
 async def sign(body: SignIn, services: ServicesDep, call: CallDep) -> SignOut:
     """Sign with the certificate's private key."""
     signature = await service.sign(
-        services, call, _ref(body), algorithm=body.algorithm, message=body.message, message_type=body.message_type
+        services,
+        call,
+        _ref(body),
+        algorithm=body.algorithm,
+        message=body.message,
+        message_type=body.message_type,
+        distinguishing_id=body.distinguishing_id,
     )
     return SignOut(signature=base64.b64encode(signature).decode())
 
@@ -42,6 +48,7 @@ async def verify(body: VerifyIn, services: ServicesDep, call: CallDep) -> Verify
         message=body.message,
         message_type=body.message_type,
         signature=body.signature,
+        distinguishing_id=body.distinguishing_id,
     )
     return VerifyOut(valid=valid)
 

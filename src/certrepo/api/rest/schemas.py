@@ -398,6 +398,12 @@ class _KeyUse(Strict):
 class SignIn(_KeyUse):
     message: str = Field(max_length=1_000_000, description="RAW: UTF-8 text (< 4 KiB); BASE64: bytes; DIGEST: hash")
     message_type: str = Field("RAW", max_length=16)
+    distinguishing_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="SM3withSM2 only: the signer's distinguishing ID (GB/T 32918.2); default 1234567812345678",
+    )
 
 
 class SignOut(BaseModel):
