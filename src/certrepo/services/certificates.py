@@ -21,9 +21,9 @@ from certrepo.domain.errors import (
 )
 from certrepo.domain.paging import Page, PageOf
 from certrepo.domain.repository import Repository
-from certrepo.pki.chain import ChainVerdict, verify_chain
 from certrepo.pki.load import load_certificates, load_private_key_fast
 from certrepo.pki.sm2 import is_sm2_key
+from certrepo.pki.verify import ChainVerdict, verify_chain
 
 from .audit import event_for
 from .context import Call, Services

@@ -24,8 +24,8 @@ from certrepo.pki.chain import (
     order_chain,
     validate_ca_upload,
     validate_upload_chain,
-    verify_chain,
 )
+from certrepo.pki.verify import verify_chain
 
 if TYPE_CHECKING:
     from pki.conftest import Issued, Pki

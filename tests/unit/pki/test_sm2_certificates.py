@@ -38,10 +38,11 @@ from certrepo.domain.errors import (
     KeyMismatch,
     Unsupported,
 )
-from certrepo.pki.chain import order_chain, validate_ca_upload, validate_upload_chain, verify_chain
+from certrepo.pki.chain import order_chain, validate_ca_upload, validate_upload_chain
 from certrepo.pki.facts import certificate_facts, is_issued_by, is_self_signed
 from certrepo.pki.load import check_key_matches, load_upload
 from certrepo.pki.sm2 import SIGNATURE_VALIDATOR, sign_certificate
+from certrepo.pki.verify import verify_chain
 
 NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)

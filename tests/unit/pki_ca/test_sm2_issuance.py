@@ -34,12 +34,13 @@ from certrepo.crypto.sm2 import (
 )
 from certrepo.domain.enums import IssueUsage, KeyAlgorithm, RevocationReason
 from certrepo.domain.errors import AlgorithmMismatch, InvalidInput, KeyMismatch, Unsupported
-from certrepo.pki.chain import order_chain, validate_upload_chain, verify_chain
+from certrepo.pki.chain import order_chain, validate_upload_chain
 from certrepo.pki.crl import RevokedEntry, build_crl
 from certrepo.pki.csr import csr_facts, load_csr
 from certrepo.pki.issue import San
 from certrepo.pki.keygen import KeyPool, generate_private_key, key_family
 from certrepo.pki.ocsp import OcspStatus, build_ocsp_response, parse_ocsp_request
+from certrepo.pki.verify import verify_chain
 
 from .conftest import (
     NOW,
